@@ -1,0 +1,139 @@
+"""Typed configuration: YAML files in ``configs/`` become these dataclasses.
+
+Every section is a frozen-free dataclass with defaults equal to the SiamFC paper's values; a YAML
+file only states what it changes. Unknown keys are rejected with their full name so that a typo
+never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from siamtrack.errors import SiamtrackError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "configs"
+DEFAULT_CONFIG = CONFIG_DIR / "siamfc_alexnet.yaml"
+
+
+@dataclass
+class ModelConfig:
+    """The Siamese network: backbone name (see ``models.backbones.BACKBONES``) and head scale."""
+
+    backbone: str = "alexnet"
+    out_scale: float = 0.001
+
+
+@dataclass
+class TrackerConfig:
+    """SiamFC-3s tracking hyper-parameters (Bertinetto et al. 2016, siamfc-pytorch values)."""
+
+    exemplar_size: int = 127
+    instance_size: int = 255
+    context: float = 0.5
+    scale_num: int = 3
+    scale_step: float = 1.0375
+    scale_penalty: float = 0.9745
+    scale_lr: float = 0.59
+    response_up: int = 16
+    window_influence: float = 0.176
+    min_scale: float = 0.2
+    max_scale: float = 5.0
+
+
+@dataclass
+class DataConfig:
+    """Training pairs: where they come from and how they are sampled."""
+
+    max_frame_gap: int = 100
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation schedule (SiamFC: SGD, lr 1e-2 -> 1e-5 exponentially)."""
+
+    epochs: int = 50
+    batch_size: int = 8
+    lr_initial: float = 1e-2
+    lr_final: float = 1e-5
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+
+
+@dataclass
+class Config:
+    """The whole configuration of a run: model, tracker, data and training."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (for checkpoints and YAML dumps)."""
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    """Instantiate dataclass ``cls`` from ``values``, recursing into nested dataclasses."""
+    if not isinstance(values, Mapping):
+        raise SiamtrackError(f"config: '{where or 'top level'}' must be a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        name = f"{where}.{key}" if where else str(key)
+        if key not in fields:
+            raise SiamtrackError(f"config: unknown key '{name}' (known: {', '.join(fields)})")
+        default = fields[key].default_factory() if fields[key].default_factory is not dataclasses.MISSING else fields[key].default
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _build(type(default), value or {}, name)
+        else:
+            kwargs[key] = _coerce(value, default, name)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, default: Any, name: str) -> Any:
+    """Check a leaf value against its default's type (ints may stand for floats; YAML '1e-2' too)."""
+    if default is None or isinstance(default, (list, dict)):
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise SiamtrackError(f"config: '{name}' must be true or false, got {value!r}")
+        return value
+    if isinstance(default, (int, float)):
+        try:
+            number = float(value) if isinstance(default, float) else value
+        except (TypeError, ValueError):
+            number = None
+        if isinstance(value, bool) or number is None or (isinstance(default, int) and not isinstance(value, int)):
+            raise SiamtrackError(f"config: '{name}' must be a {type(default).__name__}, got {value!r}")
+        return number
+    if isinstance(default, str) and not isinstance(value, str):
+        raise SiamtrackError(f"config: '{name}' must be a string, got {value!r}")
+    return value
+
+
+def config_from_dict(values: Mapping[str, Any]) -> Config:
+    """Build a :class:`Config` from a nested dict (e.g. one stored in a checkpoint)."""
+    return _build(Config, values, "")
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read a YAML config; ``None`` means ``configs/siamfc_alexnet.yaml``.
+
+    A bare name such as ``siamfc_fast`` is looked up in ``configs/``.
+    """
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    if not path.exists() and not path.suffix and (CONFIG_DIR / f"{path}.yaml").exists():
+        path = CONFIG_DIR / f"{path}.yaml"
+    if not path.is_file():
+        raise SiamtrackError(f"config file not found: {path}")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SiamtrackError(f"config file {path} is not valid YAML: {exc}") from None
+    return config_from_dict(values)

@@ -1,0 +1,1 @@
+"""Frames in (sources, image formats), training pairs out (datasets, pair sampling, transforms)."""

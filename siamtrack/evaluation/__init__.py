@@ -1,0 +1,1 @@
+"""Benchmarks: got10k experiments, dataset folders, peer trackers."""

@@ -1,0 +1,62 @@
+"""From files to a ready tracker: weights + config + device -> :class:`SiamFCTracker`."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from siamtrack.checkpoints import load_checkpoint
+from siamtrack.config import REPO_ROOT, Config, config_from_dict, load_config
+from siamtrack.errors import SiamtrackError
+from siamtrack.models.siamese import SiameseNet, build_model
+from siamtrack.tracking.tracker import SiamFCTracker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "siamfc_alexnet.pth"
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None``/``'auto'`` -> CUDA when present, else CPU; asking for absent CUDA is an error."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SiamtrackError("--device cuda was asked for, but PyTorch sees no CUDA GPU on this machine")
+    return device
+
+
+def load_model(weights: str | Path | None = None, config: str | Path | Config | None = None) -> tuple[SiameseNet, Config]:
+    """The trained network and the config to run it with.
+
+    ``weights=None`` means the shipped default; ``config=None`` means the config stored with the
+    weights (else ``configs/siamfc_alexnet.yaml``). Never returns random weights.
+    """
+    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    if weights is None and not path.is_file():
+        raise SiamtrackError(f"no trained weights at {path}: train some with tools/train.py "
+                             "or pass weights=... / --weights PATH")
+    state = load_checkpoint(path)
+    if isinstance(config, Config):
+        cfg = config
+    elif config is not None:
+        cfg = load_config(config)
+    elif "config" in state:
+        cfg = config_from_dict(state["config"])
+    else:
+        cfg = load_config()
+    net = build_model(cfg.model)
+    try:
+        net.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise SiamtrackError(f"weights {path} do not fit the '{cfg.model.backbone}' model: "
+                             f"{str(exc).splitlines()[0]}") from None
+    return net, cfg
+
+
+def load_tracker(weights: str | Path | None = None, config: str | Path | Config | None = None,
+                 device: str | torch.device | None = None) -> SiamFCTracker:
+    """A SiamFC tracker with trained weights, ready for ``init(frame, box)`` / ``update(frame)``."""
+    net, cfg = load_model(weights, config)
+    return SiamFCTracker(net, cfg.tracker, resolve_device(device))

@@ -1,0 +1,1 @@
+"""The tracker loop and the crop geometry it relies on."""

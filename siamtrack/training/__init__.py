@@ -1,0 +1,1 @@
+"""Training: the loss and the (distributed) training loop."""
