@@ -1,0 +1,67 @@
+"""OTB-style tracking metrics over one sequence: IoU, centre error, success AUC, precision.
+
+Frames whose ground truth is absent (NaN, or marked invalid) are excluded from every score.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SUCCESS_THRESHOLDS = np.linspace(0, 1, 21)
+PRECISION_THRESHOLD_PX = 20.0
+
+
+def iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """IoU of matching rows of two ``(N, 4)`` arrays of ``(x, y, w, h)`` boxes."""
+    pred, gt = np.atleast_2d(pred).astype(np.float64), np.atleast_2d(gt).astype(np.float64)
+    left = np.maximum(pred[:, 0], gt[:, 0])
+    top = np.maximum(pred[:, 1], gt[:, 1])
+    right = np.minimum(pred[:, 0] + pred[:, 2], gt[:, 0] + gt[:, 2])
+    bottom = np.minimum(pred[:, 1] + pred[:, 3], gt[:, 1] + gt[:, 3])
+    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    union = pred[:, 2] * pred[:, 3] + gt[:, 2] * gt[:, 3] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def center_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Euclidean distance in pixels between box centres, row by row."""
+    pred, gt = np.atleast_2d(pred).astype(np.float64), np.atleast_2d(gt).astype(np.float64)
+    return np.linalg.norm((pred[:, :2] + pred[:, 2:] / 2) - (gt[:, :2] + gt[:, 2:] / 2), axis=1)
+
+
+def valid_frames(gt: np.ndarray) -> np.ndarray:
+    """Frames with a usable ground-truth box (finite, positive size)."""
+    gt = np.atleast_2d(gt).astype(np.float64)
+    return np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+
+
+def success_curve(ious: np.ndarray) -> np.ndarray:
+    """Fraction of frames whose IoU exceeds each threshold in ``SUCCESS_THRESHOLDS``."""
+    return (np.asarray(ious)[:, None] > SUCCESS_THRESHOLDS[None, :]).mean(axis=0)
+
+
+def success_auc(ious: np.ndarray) -> float:
+    """Area under the success curve (the mean over the 21 OTB thresholds)."""
+    return float(success_curve(ious).mean())
+
+
+def precision_at(errors: np.ndarray, threshold: float = PRECISION_THRESHOLD_PX) -> float:
+    """Fraction of frames whose centre error is at most ``threshold`` pixels."""
+    return float((np.asarray(errors) <= threshold).mean())
+
+
+def sequence_scores(pred: np.ndarray, gt: np.ndarray, skip_first: bool = True) -> dict[str, float]:
+    """Success AUC and precision@20 of one sequence, over its frames with valid ground truth.
+
+    The first frame (the given box) is excluded by default, as in the got10k toolkit.
+    """
+    pred, gt = np.atleast_2d(pred), np.atleast_2d(gt)
+    if len(pred) != len(gt):
+        raise ValueError(f"{len(pred)} predicted boxes for {len(gt)} ground-truth boxes")
+    keep = valid_frames(gt)
+    if skip_first:
+        keep[0] = False
+    if not keep.any():
+        return {"auc": float("nan"), "precision": float("nan"), "frames": 0}
+    return {"auc": success_auc(iou(pred[keep], gt[keep])),
+            "precision": precision_at(center_error(pred[keep], gt[keep])),
+            "frames": int(keep.sum())}
