@@ -47,14 +47,33 @@ class TrackerConfig:
 
 @dataclass
 class DataConfig:
-    """Training pairs: where they come from and how they are sampled."""
+    """Training pairs: where they come from and how they are sampled and augmented."""
 
-    max_frame_gap: int = 100
+    max_frame_gap: int = 100  # exemplar and search frame of a video at most this many frames apart
+    mix: dict = field(default_factory=lambda: {"video": 0.6, "stills": 0.2, "synthetic": 0.2})  # share of each pair source
+    stills: list = field(default_factory=lambda: ["../shared/data/stills/coco128",
+                                                  "../shared/data/stills/imagenet_vid_frames"])  # images/ + boxes.tsv sets (relative: to the repo root)
+    pairs_per_epoch: int = 9000  # pairs drawn per epoch, over all sources
+    val_root: str = "../shared/data/got10k-mini/val"  # GOT-10k-layout split to validate on when --data has no val/
+    val_max_frames: int = 100  # frames tracked per validation sequence (0: all)
+    search_size: int = 239  # side of the training search crop (255 - 2 * 8 as siamfc-pytorch: 15x15 scores)
+    max_stretch: float = 0.05  # random scale change of each crop, +- this fraction
+    max_shift: int = 4  # random shift of the search crop, +- pixels (below the stride of 8)
+    still_stretch: float = 0.15  # stronger scale change between the two crops of a still image
+    color_jitter: float = 0.1  # random per-channel gain, +- this fraction
+    gray_prob: float = 0.1  # chance a pair is turned grayscale
+    blur_prob: float = 0.1  # chance the search crop of a pair is blurred
+    min_box_size: float = 10.0  # boxes with a side below this (pixels) are unusable
+    max_aspect: float = 4.0  # boxes more elongated than this are unusable
+    max_box_fraction: float = 0.7  # boxes wider/taller than this fraction of the image are unusable
+    min_cover: int = 3  # GOT-10k cover.label level (0-8, 8 = fully visible) below which a frame is unusable
+    synthetic_gap: int = 20  # frames between the two rendered frames of a synthetic pair, at most
+    synthetic_distractors: int = 3  # same-kind distractors per synthetic scene, at most
 
 
 @dataclass
 class TrainConfig:
-    """Optimisation schedule (SiamFC: SGD, lr 1e-2 -> 1e-5 exponentially)."""
+    """Optimisation schedule (SiamFC: SGD, lr 1e-2 -> 1e-5 exponentially) and run settings."""
 
     epochs: int = 50
     batch_size: int = 8
@@ -62,6 +81,13 @@ class TrainConfig:
     lr_final: float = 1e-5
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    pos_radius: float = 16.0  # score cells within this L1 distance (pixels) of the centre are positives
+    seed: int = 0  # seeds the weights and every pair (pair i of epoch e is the same for any worker count)
+    workers: int = 4  # DataLoader worker processes per rank
+    val_every: int = 1  # validate by tracking every this many epochs (0: never)
+    bf16: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
+    channels_last: bool = True  # channels-last memory format on CUDA (ignored on CPU)
+    keep_checkpoints: int = 2  # resume checkpoints kept in --out (older ones are deleted)
 
 
 @dataclass
