@@ -1,0 +1,141 @@
+"""What a user sees: boxes and scores drawn on frames, the score map as a heat map, windows.
+
+Nothing here changes tracking; it only reads the tracker's public state.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from siamtrack.errors import SiamtrackError
+from siamtrack.tracking.tracker import SiamFCTracker
+
+# BGR colours, one per target (cycled when there are more targets).
+PALETTE = ((0, 255, 0), (0, 128, 255), (255, 0, 255), (255, 255, 0), (0, 0, 255), (255, 128, 0))
+QUIT_KEYS = (ord("q"), 27)  # q or Esc close a window
+
+
+def has_display() -> bool:
+    """Whether a window can be opened (on Linux: an X11 or Wayland display is set)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _require_display(what: str, instead: str = "") -> None:
+    if not has_display():
+        raise SiamtrackError(f"{what} needs a display, and none is set (no DISPLAY or WAYLAND_DISPLAY){instead}")
+
+
+def select_box(frame: np.ndarray, window: str = "select the target, then press Enter") -> np.ndarray:
+    """Let the user drag a box on ``frame``; return it as ``(x, y, w, h)``."""
+    _require_display("selecting a box with the mouse (--select)", "; pass --box x,y,w,h instead")
+    try:
+        box = cv2.selectROI(window, frame, showCrosshair=True, fromCenter=False)
+        cv2.destroyWindow(window)
+    except cv2.error as exc:
+        raise SiamtrackError(f"cannot open a window to select a box ({str(exc).strip().splitlines()[-1]}); "
+                             "pass --box x,y,w,h instead") from None
+    if box[2] <= 0 or box[3] <= 0:
+        raise SiamtrackError("no box was selected")
+    return np.asarray(box, dtype=np.float64)
+
+
+class Window:
+    """An OpenCV window that shows frames as they are tracked; q or Esc asks to stop."""
+
+    def __init__(self, name: str = "siamtrack") -> None:
+        _require_display("--show")
+        self.name = name
+        try:
+            cv2.namedWindow(name, cv2.WINDOW_NORMAL)
+        except cv2.error as exc:
+            raise SiamtrackError(f"cannot open a window ({str(exc).strip().splitlines()[-1]})") from None
+
+    def show(self, frame: np.ndarray) -> bool:
+        """Display ``frame``; False once the user pressed q or Esc."""
+        cv2.imshow(self.name, frame)
+        return (cv2.waitKey(1) & 0xFF) not in QUIT_KEYS
+
+    def close(self) -> None:
+        """Close the window."""
+        cv2.destroyWindow(self.name)
+
+
+def draw_tracks(frame: np.ndarray, boxes: np.ndarray, scores: Sequence[float], frame_index: int) -> np.ndarray:
+    """A copy of ``frame`` with each ``(x, y, w, h)`` box, its score, and the frame number."""
+    canvas = frame.copy()
+    thickness = max(1, round(max(frame.shape[:2]) / 400))
+    font_scale = 0.4 * thickness
+    for target, (box, score) in enumerate(zip(np.atleast_2d(boxes), np.atleast_1d(scores))):
+        color = PALETTE[target % len(PALETTE)]
+        x, y, w, h = (int(round(v)) for v in box)
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), color, thickness)
+        label = f"#{target} {score:.2f}" if len(np.atleast_2d(boxes)) > 1 else f"{score:.2f}"
+        cv2.putText(canvas, label, (x, max(y - 4 * thickness, 12 * thickness)), cv2.FONT_HERSHEY_SIMPLEX,
+                    font_scale, color, thickness, cv2.LINE_AA)
+    cv2.putText(canvas, f"frame {frame_index}", (8, 20 * thickness), cv2.FONT_HERSHEY_SIMPLEX,
+                font_scale * 1.2, (255, 255, 255), thickness, cv2.LINE_AA)
+    return canvas
+
+
+class SearchRegions:
+    """Where the last ``tracker.update`` searched: read the tracker before and after the update.
+
+    The tracker keeps the centre and search size of the *current* frame; the response it exposes
+    belongs to the previous centre and to the scale it chose, so both are captured here.
+    """
+
+    def __init__(self, tracker: SiamFCTracker) -> None:
+        self.tracker = tracker
+        self.center = tracker.center.copy()
+        self.x_size = tracker.x_size.copy()
+
+    def chosen_sizes(self) -> np.ndarray:
+        """Side (image pixels) of the search region of the scale each target's update chose.
+
+        The tracker damps the chosen scale factor ``f`` into ``x_size *= (1 - lr) + lr * f``;
+        the factor whose damped value best explains the change is the chosen one (exact unless
+        the size hit its clamp limits).
+        """
+        cfg = self.tracker.cfg
+        damped = (1 - cfg.scale_lr) + cfg.scale_lr * self.tracker.scale_factors
+        ratio = self.tracker.x_size / self.x_size
+        chosen = np.abs(ratio[:, None] - damped[None, :]).argmin(axis=1)
+        return self.x_size * self.tracker.scale_factors[chosen]
+
+
+def draw_response(frame: np.ndarray, regions: SearchRegions, alpha: float = 0.45) -> np.ndarray:
+    """Blend each target's upsampled score map (``tracker.response``) over ``frame`` as a heat map.
+
+    Response cell ``(row, col)`` of an ``U x U`` map scores the target centre at
+    ``previous_centre + (col - (U - 1) / 2, row - (U - 1) / 2) * cell``, where ``cell`` is
+    ``tracker.response_stride`` search-crop pixels scaled by ``search_size / instance_size``;
+    the heat map is warped to exactly those image positions. The whole search region is outlined.
+    """
+    tracker = regions.tracker
+    if tracker.response is None:
+        return frame
+    canvas = frame.astype(np.float32)
+    height, width = frame.shape[:2]
+    sizes = regions.chosen_sizes()
+    for target, (response, center, size) in enumerate(zip(tracker.response, regions.center, sizes)):
+        span = float(response.max() - response.min())
+        levels = np.uint8(255 * (response - response.min()) / span) if span > 0 else np.zeros(response.shape, np.uint8)
+        heat = cv2.applyColorMap(levels, cv2.COLORMAP_JET).astype(np.float32)
+        cell = tracker.response_stride * size / tracker.cfg.instance_size
+        offset = center - (response.shape[0] - 1) / 2 * cell - 0.5  # continuous -> pixel-index coordinates
+        matrix = np.array([[cell, 0.0, offset[0]], [0.0, cell, offset[1]]])
+        heat = cv2.warpAffine(heat, matrix, (width, height), flags=cv2.INTER_LINEAR)
+        mask = cv2.warpAffine(np.ones(response.shape, np.float32), matrix, (width, height),
+                              flags=cv2.INTER_LINEAR)[..., None] * alpha
+        canvas = canvas * (1 - mask) + heat * mask
+        top_left = np.round(center - size / 2).astype(int)
+        bottom_right = np.round(center + size / 2).astype(int)
+        cv2.rectangle(canvas, tuple(int(v) for v in top_left), tuple(int(v) for v in bottom_right),
+                      PALETTE[target % len(PALETTE)], 1)
+    return np.clip(canvas, 0, 255).astype(np.uint8)
