@@ -43,6 +43,14 @@ class TrackerConfig:
     window_influence: float = 0.176
     min_scale: float = 0.2
     max_scale: float = 5.0
+    # Re-detection: a target whose score falls under redetect_below is searched, next frame, in a
+    # crop of redetect_instance_size pixels (same resolution, wider region); 0 turns it off.
+    redetect_below: float = 0.0
+    redetect_instance_size: int = 0
+    # Inference engine: "torch" (PyTorch, any device) or "onnx" (ONNX Runtime, CPU); onnx_dir holds
+    # the graphs tools/export_onnx.py writes (empty: exported from the weights when the tracker starts).
+    backend: str = "torch"
+    onnx_dir: str = ""
 
 
 @dataclass

@@ -1,0 +1,111 @@
+"""Inference backends of the tracker: the network as PyTorch or as ONNX Runtime runs it.
+
+A backend turns uint8 crops into exemplar features (once per target) and search crops into score
+maps (every frame). Both take the crops as OpenCV makes them, ``(B, H, W, 3)`` uint8 BGR, so the
+only host-to-device copy per frame is the crops themselves, a quarter of their float size.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from siamtrack.config import TrackerConfig
+from siamtrack.errors import SiamtrackError
+from siamtrack.models.export import BACKBONE_FILE, HEAD_FILE, CropEmbedder, to_onnx
+from siamtrack.models.siamese import SiameseNet
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx")
+
+
+class Backend(Protocol):
+    """What the tracker needs from an inference engine."""
+
+    device: torch.device
+
+    def embed(self, crops: np.ndarray) -> Any:
+        """Features of ``(B, H, W, 3)`` uint8 crops (exemplars), in the backend's own array type."""
+
+    def score(self, kernels: Any, crops: np.ndarray) -> torch.Tensor:
+        """Score maps ``(B, 1, r, r)`` float32 on :attr:`device` of search crops ordered (scale, target)
+        against ``kernels`` (one per target, as :meth:`embed` returned them)."""
+
+
+class TorchBackend:
+    """PyTorch inference: BatchNorm folded into the convolutions, uint8 crops in, channels-last.
+
+    Channels-last (NHWC) is the layout oneDNN's CPU convolutions and cuDNN's tensor-core kernels
+    prefer, and it makes the uint8 NHWC crops a free view instead of a transposing copy.
+    """
+
+    def __init__(self, net: SiameseNet, device: torch.device) -> None:
+        self.device = device
+        self.embedder = CropEmbedder(net.backbone).to(device).to(memory_format=torch.channels_last)
+        self.head = net.head
+        if device.type == "cuda":
+            # Fixed crop sizes: let cuDNN pick its fastest convolution algorithm once per shape.
+            torch.backends.cudnn.benchmark = True
+
+    def embed(self, crops: np.ndarray) -> torch.Tensor:
+        return self.embedder(torch.from_numpy(crops).to(self.device, non_blocking=True))
+
+    def score(self, kernels: torch.Tensor, crops: np.ndarray) -> torch.Tensor:
+        return self.head(kernels, self.embed(crops))
+
+
+class OnnxBackend:
+    """ONNX Runtime inference of the graphs :func:`siamtrack.models.export.to_onnx` writes.
+
+    The graphs come from ``onnx_dir`` (see ``tools/export_onnx.py``) or, when that is empty, are
+    exported from ``net`` in memory. Runs on the CPU with as many threads as PyTorch is set to use.
+    """
+
+    def __init__(self, net: SiameseNet, cfg: TrackerConfig) -> None:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise SiamtrackError("backend 'onnx' needs the onnxruntime package: pip install onnxruntime") from None
+        self.device = torch.device("cpu")
+        if cfg.onnx_dir:
+            folder = Path(cfg.onnx_dir)
+            paths = [folder / BACKBONE_FILE, folder / HEAD_FILE]
+            missing = [str(p) for p in paths if not p.is_file()]
+            if missing:
+                raise SiamtrackError(f"onnx_dir {folder} lacks {', '.join(missing)}: write them with tools/export_onnx.py")
+            models = [p.read_bytes() for p in paths]
+        else:
+            models = to_onnx(net, cfg.exemplar_size, cfg.instance_size)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.backbone, self.head = (onnxruntime.InferenceSession(m, options, providers=["CPUExecutionProvider"])
+                                    for m in models)
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        return self.backbone.run(None, {"crops": np.ascontiguousarray(crops)})[0]
+
+    def score(self, kernels: np.ndarray, crops: np.ndarray) -> torch.Tensor:
+        features = self.embed(crops)
+        num_targets = len(kernels)
+        per_target = features.reshape(-1, num_targets, *features.shape[1:])
+        # The ONNX head scores one exemplar per call (ONNX convolutions have a fixed group count).
+        maps = [self.head.run(None, {"z": kernels[t:t + 1], "x": np.ascontiguousarray(per_target[:, t])})[0]
+                for t in range(num_targets)]
+        return torch.from_numpy(np.stack(maps, axis=1).reshape(-1, *maps[0].shape[1:]))
+
+
+def build_backend(net: SiameseNet, cfg: TrackerConfig, device: torch.device) -> Backend:
+    """The inference backend ``cfg.backend`` names, for ``net`` on ``device``."""
+    if cfg.backend == "torch":
+        return TorchBackend(net, device)
+    if cfg.backend == "onnx":
+        if device.type != "cpu":
+            raise SiamtrackError(f"backend 'onnx' runs on the CPU only, not on {device}: "
+                                 "use --device cpu, or 'backend: torch' in the config")
+        return OnnxBackend(net, cfg)
+    raise SiamtrackError(f"unknown tracker backend '{cfg.backend}' (known: {', '.join(BACKENDS)})")
