@@ -8,6 +8,8 @@ import numpy as np
 
 SUCCESS_THRESHOLDS = np.linspace(0, 1, 21)
 PRECISION_THRESHOLD_PX = 20.0
+PRECISION_THRESHOLDS_PX = np.arange(51, dtype=np.float64)
+NORM_PRECISION_THRESHOLD = 0.2
 
 
 def iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -49,6 +51,41 @@ def precision_at(errors: np.ndarray, threshold: float = PRECISION_THRESHOLD_PX) 
     return float((np.asarray(errors) <= threshold).mean())
 
 
+def precision_curve(errors: np.ndarray, thresholds: np.ndarray = PRECISION_THRESHOLDS_PX) -> np.ndarray:
+    """Fraction of frames whose (centre) error is at most each threshold: the precision plot."""
+    return (np.asarray(errors)[:, None] <= np.asarray(thresholds)[None, :]).mean(axis=0)
+
+
+def normalized_center_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Centre distance with each axis divided by the ground-truth width or height (TrackingNet, LaSOT)."""
+    pred, gt = np.atleast_2d(pred).astype(np.float64), np.atleast_2d(gt).astype(np.float64)
+    offset = (pred[:, :2] + pred[:, 2:] / 2) - (gt[:, :2] + gt[:, 2:] / 2)
+    return np.linalg.norm(offset / gt[:, 2:], axis=1)
+
+
+def scored_frames(gt: np.ndarray, skip_first: bool = True) -> np.ndarray:
+    """Frames that count in a score: valid ground truth, and not the first frame if ``skip_first``."""
+    keep = valid_frames(gt)
+    if skip_first:
+        keep[0] = False
+    return keep
+
+
+def sequence_curves(pred: np.ndarray, gt: np.ndarray, skip_first: bool = True) -> dict[str, np.ndarray | float]:
+    """Success and precision curves and normalised precision (at 0.2) of one sequence.
+
+    Same frames as :func:`sequence_scores`; curves are ``None`` when no frame counts.
+    """
+    pred, gt = np.atleast_2d(pred), np.atleast_2d(gt)
+    keep = scored_frames(gt, skip_first)
+    if not keep.any():
+        return {"success_curve": None, "precision_curve": None, "norm_precision": float("nan")}
+    norm_errors = normalized_center_error(pred[keep], gt[keep])
+    return {"success_curve": success_curve(iou(pred[keep], gt[keep])),
+            "precision_curve": precision_curve(center_error(pred[keep], gt[keep])),
+            "norm_precision": precision_at(norm_errors, NORM_PRECISION_THRESHOLD)}
+
+
 def sequence_scores(pred: np.ndarray, gt: np.ndarray, skip_first: bool = True) -> dict[str, float]:
     """Success AUC and precision@20 of one sequence, over its frames with valid ground truth.
 
@@ -57,9 +94,7 @@ def sequence_scores(pred: np.ndarray, gt: np.ndarray, skip_first: bool = True) -
     pred, gt = np.atleast_2d(pred), np.atleast_2d(gt)
     if len(pred) != len(gt):
         raise ValueError(f"{len(pred)} predicted boxes for {len(gt)} ground-truth boxes")
-    keep = valid_frames(gt)
-    if skip_first:
-        keep[0] = False
+    keep = scored_frames(gt, skip_first)
     if not keep.any():
         return {"auc": float("nan"), "precision": float("nan"), "frames": 0}
     return {"auc": success_auc(iou(pred[keep], gt[keep])),

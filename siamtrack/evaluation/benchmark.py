@@ -1,0 +1,159 @@
+"""One-pass benchmark of several trackers on the same frames, optionally sharded over processes.
+
+Every tracker runs through got10k's own loop (``Tracker.track``) on each sequence of a got10k
+experiment's dataset; results are written in the toolkit's result layout, so the toolkit can re-score
+them. Under ``torchrun`` each process takes every N-th sequence and rank 0 merges and writes everything.
+
+Scoring convention (one for every dataset): success AUC (mean success over 21 IoU thresholds),
+precision at 20 px and normalised precision at 0.2, per sequence and then averaged over sequences.
+The first frame (the given box) IS scored, as in the OTB toolkit, so the numbers equal those of
+got10k's ``ExperimentOTB.report`` on the same result files; frames without ground truth (NaN, zero
+size, or marked absent) are not scored. fps = frames / total ``init`` + ``update`` time, which
+includes the lazy JPEG decoding inside got10k's loop, the same for every tracker.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence as Seq
+
+import numpy as np
+from got10k.experiments import ExperimentGOT10k
+from got10k.trackers import Tracker
+from PIL import Image
+from tqdm import tqdm
+
+from siamtrack import distributed
+from siamtrack.errors import SiamtrackError
+from siamtrack.evaluation import compat
+from siamtrack.evaluation.datasets import Sequence, check_version, load_sequence, open_experiment, save_result
+from siamtrack.evaluation.metrics import sequence_curves, sequence_scores
+from siamtrack.evaluation.peers import build_trackers
+from siamtrack.evaluation.report import write_report
+from siamtrack.loading import resolve_device
+from siamtrack.tracking.tracker import validate_box
+
+log = logging.getLogger(__name__)
+
+SCORE_FIRST_FRAME = True
+
+
+@dataclass
+class SequenceRuns:
+    """Every tracker's boxes and per-frame seconds on one sequence, with its ground truth."""
+
+    name: str
+    ground_truth: np.ndarray
+    boxes: dict[str, np.ndarray]
+    times: dict[str, np.ndarray]
+
+
+def _first_box_usable(seq: Sequence) -> bool:
+    width, height = Image.open(seq.frames[0]).size
+    try:
+        validate_box(seq.boxes[0], (height, width))
+    except SiamtrackError as exc:
+        log.warning("skipping sequence %s: its first box cannot start a tracker (%s)", seq.name, exc)
+        return False
+    return True
+
+
+def track_sequences(experiment, trackers: Seq[Tracker], indices: Seq[int],
+                    show_progress: bool = True) -> list[SequenceRuns]:
+    """Run every tracker over the sequences ``indices`` of ``experiment.dataset`` (unusable ones skipped)."""
+    runs = []
+    bar = tqdm(indices, desc="sequences", unit="seq", disable=not show_progress, dynamic_ncols=True)
+    for index in bar:
+        seq = load_sequence(experiment, index)
+        if seq is None or not _first_box_usable(seq):
+            continue
+        bar.set_postfix_str(seq.name)
+        boxes, times = {}, {}
+        for tracker in trackers:
+            boxes[tracker.name], times[tracker.name] = tracker.track(seq.frames, seq.boxes[0])
+        runs.append(SequenceRuns(seq.name, seq.boxes, boxes, times))
+    return runs
+
+
+def score_runs(runs: Seq[SequenceRuns], tracker_names: Seq[str]) -> dict:
+    """Per-sequence and overall scores of each tracker (see the module docstring for the convention)."""
+    scores = {}
+    for name in tracker_names:
+        per_seq = {}
+        for run in runs:
+            pred, gt = run.boxes[name], run.ground_truth
+            curves = sequence_curves(pred, gt, skip_first=not SCORE_FIRST_FRAME)
+            per_seq[run.name] = {**sequence_scores(pred, gt, skip_first=not SCORE_FIRST_FRAME), **curves,
+                                 "seconds": float(np.sum(run.times[name])), "length": len(gt)}
+            per_seq[run.name]["fps"] = len(gt) / max(per_seq[run.name]["seconds"], 1e-12)
+        scored = [s for s in per_seq.values() if s["frames"] > 0]
+        total_seconds = sum(s["seconds"] for s in per_seq.values())
+        scores[name] = {
+            "overall": {
+                "auc": _mean([s["auc"] for s in scored]),
+                "precision": _mean([s["precision"] for s in scored]),
+                "norm_precision": _mean([s["norm_precision"] for s in scored]),
+                "fps": sum(s["length"] for s in per_seq.values()) / max(total_seconds, 1e-12),
+                "sequences": len(scored),
+                "frames": sum(s["frames"] for s in scored),
+                "success_curve": np.mean([s["success_curve"] for s in scored], axis=0) if scored else None,
+                "precision_curve": np.mean([s["precision_curve"] for s in scored], axis=0) if scored else None,
+            },
+            "sequences": per_seq,
+        }
+    return scores
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def got10k_toolkit_scores(experiment, tracker_names: Seq[str]) -> dict | None:
+    """GOT-10k's official AO and SR, computed by the toolkit itself from the result files (GOT-10k only)."""
+    if not isinstance(experiment, ExperimentGOT10k):
+        return None
+    try:
+        with compat.quiet():
+            performance = experiment.report(list(tracker_names))
+    except Exception as exc:  # the toolkit raises bare Exceptions, e.g. on a partial copy
+        log.warning("GOT-10k toolkit AO/SR not computed: %s", exc)
+        return None
+    return {n: {"ao": float(performance[n]["overall"]["ao"]), "sr": float(performance[n]["overall"]["sr"])}
+            for n in tracker_names}
+
+
+def run_benchmark(dataset: str, root: str | Path, tracker_specs: Seq[str], version: str | None = None,
+                  weights: str | None = None, config: str | None = None, device: str | None = None,
+                  report_dir: str | Path = "benchmark") -> dict | None:
+    """Benchmark the trackers ``tracker_specs`` on ``dataset`` at ``root``; write results and reports
+    under ``report_dir``. Returns the scores on rank 0, ``None`` on other ranks."""
+    report_dir = Path(report_dir)
+    torch_device = resolve_device(device)
+    rank, world = distributed.setup(torch_device)
+    try:
+        trackers = build_trackers(tracker_specs, weights, config, distributed.local_device(torch_device))
+        experiment = open_experiment(dataset, root, version, report_dir / "results", report_dir / "toolkit")
+        order = list(experiment.dataset.seq_names)
+        shard = list(range(len(order)))[rank::world]
+        gathered = distributed.gather_objects(track_sequences(experiment, trackers, shard, distributed.is_main()))
+        if not distributed.is_main():
+            return None
+        runs = sorted((r for part in gathered for r in part), key=lambda r: order.index(r.name))
+        if not runs:
+            raise SiamtrackError(f"no usable sequence in {root} (see the warnings above)")
+        names = [t.name for t in trackers]
+        for run in runs:
+            for name in names:
+                save_result(experiment, name, run.name, run.boxes[name], run.times[name])
+        scores = score_runs(runs, names)
+        skipped = [n for n in order if n not in {r.name for r in runs}]
+        title = " ".join(filter(None, [dataset, check_version(dataset, version), f"at {root}"]))
+        write_report(report_dir, scores, title=title,
+                     skipped=skipped, toolkit=got10k_toolkit_scores(experiment, names),
+                     result_dir=experiment.result_dir)
+        log.info("%d sequences scored (%d skipped), %d processes; report in %s",
+                 len(runs), len(skipped), world, report_dir)
+        return scores
+    finally:
+        distributed.cleanup()
