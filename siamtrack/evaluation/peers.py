@@ -51,6 +51,7 @@ class OpenCVTracker(Tracker):
 
     Frames may be PIL images (RGB, as the got10k loop gives them) or BGR arrays; OpenCV gets BGR.
     When OpenCV reports a lost target, the last box is repeated (a box is needed on every frame).
+    MIL samples at random and is not reproducible from run to run (KCF, CSRT and Nano are).
     """
 
     def __init__(self, kind: str, model_dir: str | Path | None = None) -> None:
@@ -66,7 +67,7 @@ class OpenCVTracker(Tracker):
         else:
             self._create = getattr(cv2, f"Tracker{kind}").create
             name = f"cv-{kind}"
-        super().__init__(name=name, is_deterministic=True)
+        super().__init__(name=name, is_deterministic=kind != "MIL")
         self._check_creates(kind)
         self._tracker: Any = None
         self._box = np.zeros(4)
