@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
 
 from siamtrack.errors import SiamtrackError
-from siamtrack.tracking.tracker import SiamFCTracker
+
+if TYPE_CHECKING:
+    from siamtrack.tracking.tracker import SiamFCTracker
 
 # BGR colours, one per target (cycled when there are more targets).
 PALETTE = ((0, 255, 0), (0, 128, 255), (255, 0, 255), (255, 255, 0), (0, 0, 255), (255, 128, 0))
@@ -84,58 +86,48 @@ def draw_tracks(frame: np.ndarray, boxes: np.ndarray, scores: Sequence[float], f
 
 
 class SearchRegions:
-    """Where the last ``tracker.update`` searched: read the tracker before and after the update.
+    """Where the next ``tracker.update`` searches: the centres it starts from, captured before it runs.
 
-    The tracker keeps the centre and search size of the *current* frame; the response it exposes
-    belongs to the previous centre and to the scale it chose, so both are captured here.
+    After the update the tracker has moved its centres, but its ``response`` and ``search_side``
+    still describe the regions around the previous ones.
     """
 
     def __init__(self, tracker: SiamFCTracker) -> None:
         self.tracker = tracker
         self.center = tracker.center.copy()
-        self.x_size = tracker.x_size.copy()
 
-    def chosen_sizes(self) -> np.ndarray:
-        """Side (image pixels) of the search region of the scale each target's update chose.
-
-        The tracker damps the chosen scale factor ``f`` into ``x_size *= (1 - lr) + lr * f``;
-        the factor whose damped value best explains the change is the chosen one (exact unless
-        the size hit its clamp limits).
-        """
-        cfg = self.tracker.cfg
-        damped = (1 - cfg.scale_lr) + cfg.scale_lr * self.tracker.scale_factors
-        ratio = self.tracker.x_size / self.x_size
-        chosen = np.abs(ratio[:, None] - damped[None, :]).argmin(axis=1)
-        return self.x_size * self.tracker.scale_factors[chosen]
+    def cell_size(self, target: int, response_side: int) -> float:
+        """Image pixels per cell of a ``response_side``-wide upsampled response of ``target``."""
+        crop_size = next(grid.crop_size for grid in self.tracker.grids.values()
+                         if grid.upscale_size == response_side)
+        return self.tracker.response_stride * self.tracker.search_side[target] / crop_size
 
 
 def draw_response(frame: np.ndarray, regions: SearchRegions, alpha: float = 0.45) -> np.ndarray:
     """Blend each target's upsampled score map (``tracker.response``) over ``frame`` as a heat map.
 
-    Response cell ``(row, col)`` of an ``U x U`` map scores the target centre at
-    ``previous_centre + (col - (U - 1) / 2, row - (U - 1) / 2) * cell``, where ``cell`` is
-    ``tracker.response_stride`` search-crop pixels scaled by ``search_size / instance_size``;
-    the heat map is warped to exactly those image positions. The whole search region is outlined.
+    Cell ``(row, col)`` of a ``U x U`` map scores the target centre at
+    ``previous_centre + (col - (U - 1) / 2, row - (U - 1) / 2) * cell`` (see ``SiamFCTracker``),
+    so the map is warped to exactly those image positions. The whole search region is outlined.
     """
     tracker = regions.tracker
     if tracker.response is None:
         return frame
     canvas = frame.astype(np.float32)
     height, width = frame.shape[:2]
-    sizes = regions.chosen_sizes()
-    for target, (response, center, size) in enumerate(zip(tracker.response, regions.center, sizes)):
+    for target, (response, center) in enumerate(zip(tracker.response, regions.center)):
         span = float(response.max() - response.min())
         levels = np.uint8(255 * (response - response.min()) / span) if span > 0 else np.zeros(response.shape, np.uint8)
         heat = cv2.applyColorMap(levels, cv2.COLORMAP_JET).astype(np.float32)
-        cell = tracker.response_stride * size / tracker.cfg.instance_size
+        cell = regions.cell_size(target, response.shape[0])
         offset = center - (response.shape[0] - 1) / 2 * cell - 0.5  # continuous -> pixel-index coordinates
         matrix = np.array([[cell, 0.0, offset[0]], [0.0, cell, offset[1]]])
         heat = cv2.warpAffine(heat, matrix, (width, height), flags=cv2.INTER_LINEAR)
         mask = cv2.warpAffine(np.ones(response.shape, np.float32), matrix, (width, height),
                               flags=cv2.INTER_LINEAR)[..., None] * alpha
         canvas = canvas * (1 - mask) + heat * mask
-        top_left = np.round(center - size / 2).astype(int)
-        bottom_right = np.round(center + size / 2).astype(int)
-        cv2.rectangle(canvas, tuple(int(v) for v in top_left), tuple(int(v) for v in bottom_right),
-                      PALETTE[target % len(PALETTE)], 1)
+        half_side = tracker.search_side[target] / 2
+        top_left = tuple(int(v) for v in np.round(center - half_side))
+        bottom_right = tuple(int(v) for v in np.round(center + half_side))
+        cv2.rectangle(canvas, top_left, bottom_right, PALETTE[target % len(PALETTE)], 1)
     return np.clip(canvas, 0, 255).astype(np.uint8)

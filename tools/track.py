@@ -21,16 +21,6 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from siamtrack import SiamtrackError, load_tracker  # noqa: E402
-from siamtrack.data.sources import FrameList, open_source  # noqa: E402
-from siamtrack.data.synthetic import demo_sequence  # noqa: E402
-from siamtrack.evaluation.metrics import iou  # noqa: E402
-from siamtrack.tracking.tracker import validate_box  # noqa: E402
-from siamtrack.tracking.video import parse_box, track_source  # noqa: E402
-from siamtrack.visualization import select_box  # noqa: E402
-
 DEMO_VIDEO = Path("out/demo.mp4")
 DEMO_BOXES = Path("out/demo_boxes.txt")
 
@@ -72,6 +62,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> None:
+    # Imported only after argument parsing, and the model only after the input was checked, so
+    # that usage errors and bad input are reported without waiting for torch to load.
+    from siamtrack.data.sources import FrameList, open_source
+    from siamtrack.data.synthetic import demo_sequence
+    from siamtrack.evaluation.metrics import iou
+    from siamtrack.tracking.tracker import validate_box
+    from siamtrack.tracking.video import parse_box, track_source
+    from siamtrack.visualization import select_box
+
     if args.demo:
         frames, ground_truth = demo_sequence()
         source = FrameList(frames, name="synthetic demo clip")
@@ -84,6 +83,7 @@ def run(args: argparse.Namespace) -> None:
     with source:
         first = source.first_frame()
         boxes = [select_box(first)] if args.select else [validate_box(box, first.shape) for box in boxes]
+        from siamtrack.loading import load_tracker
         tracker = load_tracker(weights=args.weights, config=args.config, device=args.device)
         result = track_source(tracker, source, boxes, out_boxes=args.out_boxes, out_video=args.out_video,
                               show=args.show, show_response=args.show_response, max_frames=args.max_frames)
@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from siamtrack.errors import SiamtrackError
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         run(args)

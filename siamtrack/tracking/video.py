@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TYPE_CHECKING, Sequence, TextIO
 
 import cv2
 import numpy as np
@@ -20,8 +20,10 @@ from tqdm import tqdm
 
 from siamtrack.data.sources import FrameSource
 from siamtrack.errors import SiamtrackError
-from siamtrack.tracking.tracker import SiamFCTracker
 from siamtrack.visualization import SearchRegions, Window, draw_response, draw_tracks
+
+if TYPE_CHECKING:
+    from siamtrack.tracking.tracker import SiamFCTracker
 
 log = logging.getLogger(__name__)
 

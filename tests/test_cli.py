@@ -1,0 +1,158 @@
+"""tools/track.py end to end, as a user runs it: real clips, image folders, the demo, bad input.
+
+Every command runs in its own process (``sys.executable tools/track.py``); they run a few at a
+time because each one spends much of its time importing torch.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLIP = "tennis.mp4"
+CLIP_BOX = "305,112,165,248"
+CLIP_FRAMES = 15
+FOLDER_SIZE = (240, 180)  # width, height
+FOLDER_FRAMES = 5
+MOVING_BOX = (190.0, 70.0, 40.0, 30.0)  # leaves the frame on the right
+TINY_BOX = (20.0, 150.0, 3.0, 3.0)
+
+
+def write_frame_folder(folder: Path) -> None:
+    """Frames of a textured block moving out of the frame, saved as 8-bit colour, grayscale, RGBA
+    and 16-bit PNGs (OpenCV reads them back in these formats)."""
+    rng = np.random.default_rng(0)
+    width, height = FOLDER_SIZE
+    yy, xx = np.mgrid[0:height, 0:width]
+    background = (100 + 20 * np.sin(xx / 23.0) + 20 * np.cos(yy / 17.0)).astype(np.uint8)
+    block = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    folder.mkdir()
+    for index in range(FOLDER_FRAMES):
+        frame = cv2.cvtColor(background, cv2.COLOR_GRAY2BGR)
+        x = int(MOVING_BOX[0]) + 25 * index
+        visible = max(0, min(40, width - x))
+        frame[70:100, x:x + visible] = block[:, :visible]
+        converted = {1: cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY),
+                     2: cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA),
+                     3: frame.astype(np.uint16) * 257}.get(index, frame)
+        # Unpadded numbers: a natural sort must put frame 2 before frame 10.
+        cv2.imwrite(str(folder / f"frame{index * 5}.png"), converted)
+
+
+def cli(*args: str | Path, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+    # One torch thread per process: several processes share the cores better than threads do.
+    return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "track.py"), *map(str, args)],
+                          cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, shared_data: Path, random_weights: Path) -> dict[str, subprocess.CompletedProcess]:
+    """Every command of this module, run a few at a time; results by case name."""
+    tmp = tmp_path_factory.mktemp("cli")
+    write_frame_folder(tmp / "frames")
+    (tmp / "empty").mkdir()
+    (tmp / "not_a_video.mp4").write_text("this is text, not a video\n")
+    (tmp / "broken.pth").write_bytes(b"not a torch file")
+    clip = shared_data / "demo" / CLIP
+    run_on_folder = (tmp / "frames", "--weights", random_weights, "--device", "cpu")
+    cases = {
+        "clip": (clip, "--box", CLIP_BOX, "--weights", random_weights, "--device", "cpu",
+                 "--max-frames", CLIP_FRAMES, "--out-video", tmp / "clip.mp4", "--out-boxes", tmp / "clip.txt",
+                 "--show-response"),
+        "folder": (*run_on_folder, "--box", ",".join(map(str, MOVING_BOX)), "--box", ",".join(map(str, TINY_BOX)),
+                   "--out-video", tmp / "folder.avi", "--out-boxes", tmp / "folder.txt"),
+        "missing path": (tmp / "no_such_clip.mp4", "--box", "1,1,10,10"),
+        "undecodable video": (tmp / "not_a_video.mp4", "--box", "1,1,10,10"),
+        "empty folder": (tmp / "empty", "--box", "1,1,10,10"),
+        "zero width": (*run_on_folder, "--box", "10,10,0,20"),
+        "box outside the frame": (*run_on_folder, "--box", "500,10,20,20"),
+        "NaN in the box": (*run_on_folder, "--box", "nan,10,20,20"),
+        "unreadable weights": (tmp / "frames", "--box", "10,10,20,20", "--weights", tmp / "broken.pth"),
+    }
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(cli, *args) for name, args in cases.items()}
+        futures["demo"] = pool.submit(cli, "--demo", "--max-frames", 4, "--weights", random_weights,
+                                      "--device", "cpu", cwd=tmp)
+        results = {name: future.result() for name, future in futures.items()}
+    results["tmp"] = tmp
+    return results
+
+
+def read_boxes(path: Path) -> np.ndarray:
+    return np.array([[float(v) for v in line.split(",")] for line in path.read_text().splitlines()])
+
+
+def count_video_frames(path: Path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    return count
+
+
+def test_real_clip_gives_one_box_line_and_one_video_frame_per_frame(runs) -> None:
+    result, tmp = runs["clip"], runs["tmp"]
+    assert result.returncode == 0, result.stderr
+    boxes = read_boxes(tmp / "clip.txt")
+    assert boxes.shape == (CLIP_FRAMES, 5)
+    np.testing.assert_allclose(boxes[0], [*map(float, CLIP_BOX.split(",")), 1.0])
+    assert np.all(np.isfinite(boxes)) and np.all(boxes[:, 2:4] > 0)
+    assert np.all((boxes[:, 4] >= 0) & (boxes[:, 4] <= 1))
+    assert count_video_frames(tmp / "clip.mp4") == CLIP_FRAMES
+    assert f"over {CLIP_FRAMES} frames" in result.stdout and "fps" in result.stdout
+
+
+def test_image_folder_of_mixed_formats_with_two_targets_one_leaving_one_tiny(runs) -> None:
+    result, tmp = runs["folder"], runs["tmp"]
+    assert result.returncode == 0, result.stderr
+    boxes = read_boxes(tmp / "folder.txt")
+    assert boxes.shape == (FOLDER_FRAMES, 10)  # x,y,w,h,score for each of the two targets
+    np.testing.assert_allclose(boxes[0], [*MOVING_BOX, 1.0, *TINY_BOX, 1.0])
+    assert np.all(np.isfinite(boxes))
+    width, height = FOLDER_SIZE
+    centers = boxes[:, [0, 5]] + boxes[:, [2, 7]] / 2
+    assert np.all((centers >= 0) & (centers <= width))
+    assert count_video_frames(tmp / "folder.avi") == FOLDER_FRAMES
+
+
+def test_demo_needs_no_input_and_reports_mean_iou(runs) -> None:
+    result, tmp = runs["demo"], runs["tmp"]
+    assert result.returncode == 0, result.stderr
+    assert read_boxes(tmp / "out" / "demo_boxes.txt").shape == (4, 5)
+    assert count_video_frames(tmp / "out" / "demo.mp4") == 4
+    iou_line = [line for line in result.stdout.splitlines() if "mean IoU" in line]
+    assert len(iou_line) == 1
+    assert 0.0 <= float(iou_line[0].rsplit(":", 1)[1]) <= 1.0
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing path", "no such video"),
+    ("undecodable video", "cannot open video"),
+    ("empty folder", "holds no images"),
+    ("zero width", "width or height <= 0"),
+    ("box outside the frame", "outside"),
+    ("NaN in the box", "NaN"),
+    ("unreadable weights", "cannot read weights"),
+])
+def test_bad_input_is_one_error_line_and_exit_code_2(runs, case: str, message: str) -> None:
+    result = runs[case]
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_missing_source_is_a_usage_error() -> None:
+    result = cli()
+    assert result.returncode == 2
+    assert "usage:" in result.stderr and "SOURCE is required" in result.stderr
+    assert "Traceback" not in result.stderr
