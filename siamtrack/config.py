@@ -73,7 +73,7 @@ class DataConfig:
     blur_prob: float = 0.1  # chance the search crop of a pair is blurred
     min_box_size: float = 10.0  # boxes with a side below this (pixels) are unusable
     max_aspect: float = 4.0  # boxes more elongated than this are unusable
-    max_box_fraction: float = 0.7  # boxes wider/taller than this fraction of the image are unusable
+    max_box_fraction: float = 0.9  # boxes wider/taller than this fraction of the image are unusable
     min_cover: int = 3  # GOT-10k cover.label level (0-8, 8 = fully visible) below which a frame is unusable
     synthetic_gap: int = 20  # frames between the two rendered frames of a synthetic pair, at most
     synthetic_distractors: int = 3  # same-kind distractors per synthetic scene, at most

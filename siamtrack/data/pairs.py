@@ -1,0 +1,127 @@
+"""Training pairs: a mix of video, still-image and synthetic sources as one torch ``Dataset``.
+
+Items are keyed ``(epoch, i)``; pair ``i`` of epoch ``e`` is drawn from its own random generator
+seeded by ``(seed, e, i)``: the same pairs come out whatever the number of DataLoader workers or
+processes, and a resumed run sees exactly the pairs an uninterrupted one would. Keys carry the
+epoch so that persistent DataLoader workers need no state from the main process.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+from pathlib import Path
+from typing import Mapping, Protocol
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, DistributedSampler
+
+from siamtrack.config import Config
+from siamtrack.data.datasets import (BoxLimits, PairSample, StillPairs, VideoPairs, open_got10k_split,
+                                     open_still_sets)
+from siamtrack.data.synthetic import SyntheticPairs
+from siamtrack.data.transforms import PairTransform
+from siamtrack.errors import SiamtrackError
+
+log = logging.getLogger(__name__)
+
+SOURCE_KINDS = ("video", "stills", "synthetic")
+
+
+class PairSource(Protocol):
+    """Anything that draws a :class:`PairSample` from a random generator."""
+
+    def sample(self, rng: np.random.Generator) -> PairSample: ...
+
+
+class PairDataset(Dataset):
+    """``pairs_per_epoch`` pairs per epoch drawn from ``sources`` in the proportions of ``mix``.
+
+    ``dataset[(epoch, i)]`` is ``(z, x)``: uint8 CHW tensors of the exemplar (127 px) and search crop.
+    """
+
+    def __init__(self, sources: Mapping[str, PairSource], mix: Mapping[str, float], transform: PairTransform,
+                 length: int, seed: int = 0) -> None:
+        kinds = [k for k in sources if mix.get(k, 0) > 0]
+        if not kinds:
+            raise SiamtrackError("no pair source left with a positive share in data.mix")
+        weights = np.array([float(mix[k]) for k in kinds])
+        self.kinds, self.weights = kinds, weights / weights.sum()
+        self.sources = dict(sources)
+        self.transform = transform
+        self.length = int(length)
+        self.seed = seed
+
+    def __len__(self) -> int:
+        """Pairs per epoch."""
+        return self.length
+
+    def sample(self, key: tuple[int, int]) -> PairSample:
+        """The uncropped pair behind item ``(epoch, i)``."""
+        return self._draw(key)[0]
+
+    def _draw(self, key: tuple[int, int]) -> tuple[PairSample, np.random.Generator]:
+        epoch, index = key
+        rng = np.random.default_rng((self.seed, epoch, index))
+        kind = self.kinds[rng.choice(len(self.kinds), p=self.weights)]
+        return self.sources[kind].sample(rng), rng
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        sample, rng = self._draw(key)
+        return self.transform(sample, rng)
+
+
+class PairSampler(DistributedSampler):
+    """This process's share of an epoch's pairs, as ``(epoch, i)`` keys; the first ``skip`` are left out.
+
+    ``set_epoch(e)`` picks the epoch, ``skip`` lets a resumed run start mid-epoch. The pairs are
+    already random, so they are taken in order (rank ``r`` of ``n`` gets ``r, r + n, ...``).
+    """
+
+    def __init__(self, dataset: PairDataset, num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=True)
+        self.skip = 0
+
+    def __iter__(self):
+        return ((self.epoch, i) for i in itertools.islice(super().__iter__(), self.skip, None))
+
+    def __len__(self) -> int:
+        return max(super().__len__() - self.skip, 0)
+
+
+def build_sources(cfg: Config, data_root: str | Path) -> dict[str, PairSource]:
+    """The pair sources ``cfg.data.mix`` asks for; video from ``data_root/train`` (GOT-10k layout).
+
+    A missing still-image set, or a synthetic source without photographs to cut from, is a
+    warning: the mix is renormalised over the sources that remain.
+    """
+    data = cfg.data
+    unknown = set(data.mix) - set(SOURCE_KINDS)
+    if unknown:
+        raise SiamtrackError(f"config: data.mix has unknown source(s) {sorted(unknown)} (known: {', '.join(SOURCE_KINDS)})")
+    if any(not isinstance(v, (int, float)) or v < 0 for v in data.mix.values()):
+        raise SiamtrackError(f"config: data.mix shares must be numbers >= 0, got {data.mix}")
+    limits = BoxLimits.from_config(data)
+    sources: dict[str, PairSource] = {}
+    if data.mix.get("video", 0) > 0:
+        train = Path(data_root) / "train"
+        if not (train / "list.txt").is_file():
+            raise SiamtrackError(f"--data {data_root} is not a GOT-10k-layout root: no {train}/list.txt")
+        sources["video"] = VideoPairs(open_got10k_split(train), limits, data.max_frame_gap)
+        log.info("video: %d usable sequences in %s", len(sources["video"]), train)
+    if data.mix.get("stills", 0) > 0 or data.mix.get("synthetic", 0) > 0:
+        boxes = open_still_sets(data.stills, limits)
+        if not boxes:
+            log.warning("no still-image set found (data.stills = %s): still and synthetic pairs disabled", data.stills)
+        else:
+            if data.mix.get("stills", 0) > 0:
+                sources["stills"] = StillPairs(boxes)
+            if data.mix.get("synthetic", 0) > 0:
+                sources["synthetic"] = SyntheticPairs(boxes, limits, data.synthetic_gap, data.synthetic_distractors)
+    return sources
+
+
+def build_pair_dataset(cfg: Config, data_root: str | Path) -> PairDataset:
+    """The training pairs of a run: sources from ``cfg.data`` and ``data_root``, crops as the tracker cuts them."""
+    return PairDataset(build_sources(cfg, data_root), cfg.data.mix, PairTransform.from_config(cfg.data, cfg.tracker),
+                       cfg.data.pairs_per_epoch, cfg.train.seed)

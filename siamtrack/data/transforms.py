@@ -1,0 +1,74 @@
+"""SiamFC training crops: exemplar and search region cut exactly as the tracker cuts them, then augmented.
+
+As in siamfc-pytorch: each crop is the tracker's context region (``context_size``) around the box,
+randomly stretched by a few percent, the search crop shifted by a few pixels, resampled with a
+random interpolation. Colour gain, grayscale and blur augment appearance. Crops stay BGR uint8
+(0-255, what the tracker feeds the network once cast to float): no normalisation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from siamtrack.config import DataConfig, TrackerConfig
+from siamtrack.data.datasets import PairSample
+from siamtrack.tracking.geometry import context_size, crop_square
+
+INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_LANCZOS4)
+
+
+@dataclass(frozen=True)
+class PairTransform:
+    """``(sample, rng) -> (z, x)``: uint8 CHW tensors of the exemplar and search crops."""
+
+    exemplar_size: int = 127
+    search_size: int = 239
+    context: float = 0.5
+    max_stretch: float = 0.05
+    still_stretch: float = 0.15
+    max_shift: int = 4
+    color_jitter: float = 0.1
+    gray_prob: float = 0.1
+    blur_prob: float = 0.1
+
+    @classmethod
+    def from_config(cls, data: DataConfig, tracker: TrackerConfig) -> "PairTransform":
+        return cls(tracker.exemplar_size, data.search_size, tracker.context, data.max_stretch,
+                   data.still_stretch, data.max_shift, data.color_jitter, data.gray_prob, data.blur_prob)
+
+    def crop(self, image: np.ndarray, box: np.ndarray, out_size: int, stretch: float,
+             shift: np.ndarray, interpolation: int) -> np.ndarray:
+        """The tracker's crop of ``box`` at ``out_size`` px, its scale multiplied by ``stretch``, moved by ``shift`` px."""
+        box = np.asarray(box, dtype=np.float64)
+        size = float(context_size(box[2:], self.context)) * out_size / self.exemplar_size / stretch
+        centre = box[:2] + box[2:] / 2 + np.asarray(shift) * size / out_size
+        mean = image.reshape(-1, 3).mean(axis=0)
+        return crop_square(image, centre, size, out_size, mean, interpolation)
+
+    def _appearance(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        gain = 1 + rng.uniform(-self.color_jitter, self.color_jitter, 3)
+        return np.clip(crop * gain.astype(np.float32), 0, 255).astype(np.uint8)
+
+    def __call__(self, sample: PairSample, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x_stretch = self.still_stretch if sample.kind == "stills" else self.max_stretch
+        shift = rng.integers(-self.max_shift, self.max_shift + 1, 2)
+        z = self.crop(sample.z_image, sample.z_box, self.exemplar_size,
+                      1 + rng.uniform(-self.max_stretch, self.max_stretch), np.zeros(2),
+                      INTERPOLATIONS[rng.integers(len(INTERPOLATIONS))])
+        x = self.crop(sample.x_image, sample.x_box, self.search_size,
+                      1 + rng.uniform(-x_stretch, x_stretch), shift,
+                      INTERPOLATIONS[rng.integers(len(INTERPOLATIONS))])
+        z, x = self._appearance(z, rng), self._appearance(x, rng)
+        if rng.random() < self.blur_prob:
+            x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.5, 1.5))
+        if rng.random() < self.gray_prob:
+            z, x = (cv2.cvtColor(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for c in (z, x))
+        return to_chw(z), to_chw(x)
+
+
+def to_chw(crop: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 -> 3xHxW uint8 tensor (the trainer casts to float on the device)."""
+    return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))
