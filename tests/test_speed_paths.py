@@ -16,10 +16,11 @@ from siamtrack.errors import SiamtrackError
 from siamtrack.models import build_model
 from siamtrack.models.export import export_onnx
 from siamtrack.models.fusion import fold_batchnorm
+from siamtrack.tracking.calibration import calibration_crops
 from siamtrack.tracking.reference import ReferenceSiamFC
 from siamtrack.tracking.tracker import SiamFCTracker, bicubic_matrix
 
-NUM_FRAMES = 5
+NUM_FRAMES = 4
 BOX_TOLERANCE_PX = 0.5
 
 
@@ -144,7 +145,24 @@ def test_backend_misconfiguration_is_a_clear_error(tmp_path: Path) -> None:
         SiamFCTracker(net, TrackerConfig(redetect_instance_size=127))
 
 
+def test_int8_backbone_approximates_fp32(shared_data: Path, tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed: no int8 graphs to run")
+    from got10k.datasets import GOT10k
+
+    net = randomised_net()
+    cfg = TrackerConfig(instance_size=191)
+    dataset = GOT10k(str(shared_data / "got10k-mini"), subset="val")
+    crops = list(calibration_crops([dataset[0], dataset[1]], cfg, frames_per_sequence=2))
+    fp32_path, _ = export_onnx(net, tmp_path / "fp32")
+    int8_path, _ = export_onnx(net, tmp_path / "int8", calibration=crops[:-1])
+    search = crops[-1]  # held out of the calibration
+    fp32, int8 = (ort.InferenceSession(str(p)).run(None, {"crops": search})[0] for p in (fp32_path, int8_path))
+    assert int8_path.stat().st_size < fp32_path.stat().st_size / 2
+    assert np.abs(int8 - fp32).mean() < 0.1 * np.abs(fp32).mean()
+
+
 def test_fast_config_builds_a_working_tracker(clip) -> None:
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed: the fast config runs on it")
     frames, box = clip
     cfg = load_config("siamfc_fast")
     tracker = SiamFCTracker(randomised_net(cfg.model.backbone), cfg.tracker)

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from siamtrack.config import TrackerConfig
+from siamtrack.config import REPO_ROOT, TrackerConfig
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.export import BACKBONE_FILE, HEAD_FILE, CropEmbedder, to_onnx
 from siamtrack.models.siamese import SiameseNet
@@ -61,8 +61,10 @@ class TorchBackend:
 class OnnxBackend:
     """ONNX Runtime inference of the graphs :func:`siamtrack.models.export.to_onnx` writes.
 
-    The graphs come from ``onnx_dir`` (see ``tools/export_onnx.py``) or, when that is empty, are
-    exported from ``net`` in memory. Runs on the CPU with as many threads as PyTorch is set to use.
+    The graphs come from ``onnx_dir`` (see ``tools/export_onnx.py``; a relative path is looked up
+    from the current folder, then from the repository root), and then replace ``net``'s weights;
+    when ``onnx_dir`` is empty they are exported from ``net`` in memory. Runs on the CPU with as
+    many threads as PyTorch is set to use.
     """
 
     def __init__(self, net: SiameseNet, cfg: TrackerConfig) -> None:
@@ -73,6 +75,8 @@ class OnnxBackend:
         self.device = torch.device("cpu")
         if cfg.onnx_dir:
             folder = Path(cfg.onnx_dir)
+            if not folder.is_absolute() and not folder.exists():
+                folder = REPO_ROOT / folder
             paths = [folder / BACKBONE_FILE, folder / HEAD_FILE]
             missing = [str(p) for p in paths if not p.is_file()]
             if missing:
@@ -105,7 +109,7 @@ def build_backend(net: SiameseNet, cfg: TrackerConfig, device: torch.device) -> 
         return TorchBackend(net, device)
     if cfg.backend == "onnx":
         if device.type != "cpu":
-            raise SiamtrackError(f"backend 'onnx' runs on the CPU only, not on {device}: "
-                                 "use --device cpu, or 'backend: torch' in the config")
+            log.warning("backend 'onnx' runs ONNX Runtime on the CPU; the network will not use %s "
+                        "(set 'backend: torch' in the config to run it there)", device)
         return OnnxBackend(net, cfg)
     raise SiamtrackError(f"unknown tracker backend '{cfg.backend}' (known: {', '.join(BACKENDS)})")

@@ -158,6 +158,7 @@ class SiamFCTracker(Tracker):
         self.score = 1.0 if self._single else self.scores.copy()
         self.best_scale = np.full(num_targets, len(self.scale_factors) // 2)
         self.search_side = self.x_size.copy()
+        self.crop_sizes = np.full(num_targets, self.cfg.instance_size)
         self._responses, self._response_cache = [], None
 
     def _crop_sizes(self) -> np.ndarray:
@@ -171,10 +172,10 @@ class SiamFCTracker(Tracker):
     def update(self, image: Any) -> np.ndarray:
         """Locate the target(s) in the next frame: ``(x, y, w, h)`` or an ``(N, 4)`` array."""
         frame = to_bgr(image)
-        crop_sizes = self._crop_sizes()
+        self.crop_sizes = self._crop_sizes()
         responses: list[torch.Tensor | None] = [None] * len(self.center)
-        for crop_size in np.unique(crop_sizes):
-            targets = np.flatnonzero(crop_sizes == crop_size)
+        for crop_size in np.unique(self.crop_sizes):
+            targets = np.flatnonzero(self.crop_sizes == crop_size)
             for t, response in zip(targets, self._search(frame, targets, self.grids[int(crop_size)])):
                 responses[t] = response
         self._responses, self._response_cache = responses, None
