@@ -96,19 +96,21 @@ class SearchRegions:
         self.tracker = tracker
         self.center = tracker.center.copy()
 
-    def cell_size(self, target: int, response_side: int) -> float:
-        """Image pixels per cell of a ``response_side``-wide upsampled response of ``target``."""
-        crop_size = next(grid.crop_size for grid in self.tracker.grids.values()
-                         if grid.upscale_size == response_side)
-        return self.tracker.response_stride * self.tracker.search_side[target] / crop_size
+    def response_to_image(self, target: int) -> np.ndarray:
+        """2x3 affine map from a cell ``(col, row)`` of ``target``'s upsampled response to the image
+        position (continuous ``x, y``) that the cell scores as the target's centre."""
+        tracker = self.tracker
+        crop_size = int(tracker.crop_sizes[target])
+        cell = tracker.response_stride * tracker.search_side[target] / crop_size
+        origin = self.center[target] - (tracker.grids[crop_size].upscale_size - 1) / 2 * cell
+        return np.array([[cell, 0.0, origin[0]], [0.0, cell, origin[1]]])
 
 
 def draw_response(frame: np.ndarray, regions: SearchRegions, alpha: float = 0.45) -> np.ndarray:
     """Blend each target's upsampled score map (``tracker.response``) over ``frame`` as a heat map.
 
-    Cell ``(row, col)`` of a ``U x U`` map scores the target centre at
-    ``previous_centre + (col - (U - 1) / 2, row - (U - 1) / 2) * cell`` (see ``SiamFCTracker``),
-    so the map is warped to exactly those image positions. The whole search region is outlined.
+    Each cell is warped to the image position it scores (:meth:`SearchRegions.response_to_image`);
+    the whole search region is outlined.
     """
     tracker = regions.tracker
     if tracker.response is None:
@@ -119,9 +121,8 @@ def draw_response(frame: np.ndarray, regions: SearchRegions, alpha: float = 0.45
         span = float(response.max() - response.min())
         levels = np.uint8(255 * (response - response.min()) / span) if span > 0 else np.zeros(response.shape, np.uint8)
         heat = cv2.applyColorMap(levels, cv2.COLORMAP_JET).astype(np.float32)
-        cell = regions.cell_size(target, response.shape[0])
-        offset = center - (response.shape[0] - 1) / 2 * cell - 0.5  # continuous -> pixel-index coordinates
-        matrix = np.array([[cell, 0.0, offset[0]], [0.0, cell, offset[1]]])
+        matrix = regions.response_to_image(target)
+        matrix[:, 2] -= 0.5  # continuous -> pixel-index coordinates
         heat = cv2.warpAffine(heat, matrix, (width, height), flags=cv2.INTER_LINEAR)
         mask = cv2.warpAffine(np.ones(response.shape, np.float32), matrix, (width, height),
                               flags=cv2.INTER_LINEAR)[..., None] * alpha

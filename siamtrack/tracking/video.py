@@ -108,6 +108,10 @@ def track_source(tracker: SiamFCTracker, source: FrameSource, boxes: Sequence[Se
     total = source.num_frames if max_frames is None else min(max_frames, source.num_frames or max_frames)
     stopped = False
     with contextlib.ExitStack() as stack:
+        window = None
+        if show:
+            window = Window(source.name)
+            stack.callback(window.close)
         box_file: TextIO | None = None
         if out_boxes is not None:
             Path(out_boxes).parent.mkdir(parents=True, exist_ok=True)
@@ -116,10 +120,6 @@ def track_source(tracker: SiamFCTracker, source: FrameSource, boxes: Sequence[Se
         if out_video is not None:
             writer = open_video_writer(Path(out_video), source.fps or DEFAULT_FPS, first.shape)
             stack.callback(writer.release)
-        window = None
-        if show:
-            window = Window(source.name)
-            stack.callback(window.close)
         bar = stack.enter_context(tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True))
         remaining = itertools.islice(frames, None if max_frames is None else max_frames - 1)
         for index, frame in enumerate(itertools.chain([first], remaining)):
