@@ -1,0 +1,348 @@
+"""The SiamFC training loop: pairs in; checkpoints, weights and a learning curve out.
+
+SGD with momentum and weight decay, the learning rate decaying exponentially from ``lr_initial`` to
+``lr_final`` over the epochs, balanced logistic loss. One process, or many under ``torchrun``
+(DistributedDataParallel; rank 0 alone writes files). Every epoch ends with a resume checkpoint,
+``last.pth``, ``best.pth`` (by validation AUC) and a line of ``metrics.jsonl``; SIGINT/SIGTERM stop
+the run between two steps, after saving a checkpoint that ``resume=True`` continues exactly.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import cv2
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from siamtrack import distributed
+from siamtrack.checkpoints import load_checkpoint, save_atomic
+from siamtrack.config import Config, TrainConfig
+from siamtrack.data.datasets import resolve_path
+from siamtrack.data.pairs import PairSampler, build_pair_dataset
+from siamtrack.errors import SiamtrackError
+from siamtrack.loading import resolve_device
+from siamtrack.models.siamese import build_model
+from siamtrack.training import state
+from siamtrack.training.loss import BalancedLoss
+from siamtrack.training.validation import ValidationSet, validate
+
+log = logging.getLogger(__name__)
+
+
+def init_weights(net: nn.Module) -> None:
+    """Kaiming-normal convolutions with zero bias, unit BatchNorm (as siamfc-pytorch's ``init_weights``)."""
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
+    """Learning-rate multiplier of epoch ``e``: ``lr_initial`` at the first epoch, ``lr_final`` at the last."""
+    ratio = cfg.lr_final / cfg.lr_initial
+    return lambda epoch: ratio ** (min(epoch, cfg.epochs - 1) / max(cfg.epochs - 1, 1))
+
+
+def _worker_init(_: int) -> None:
+    """DataLoader workers: one thread each, and Ctrl-C is the main process's business."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+@dataclass
+class TrainResult:
+    """What a run did: one record per epoch trained here, and the signal that stopped it, if any."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    stopped_by: int | None = None
+    out_dir: Path | None = None
+
+
+class Trainer:
+    """One training run (one rank of it under torchrun).
+
+    Args:
+        cfg: the whole configuration (model, tracker for validation, data, train).
+        data_root: GOT-10k-layout root; pairs come from its ``train/``, validation from its ``val/``
+            when present (else ``cfg.data.val_root``).
+        out_dir: where checkpoints, weights and ``metrics.jsonl`` go.
+        resume: continue from the most advanced checkpoint in ``out_dir``.
+        device: ``auto``, ``cpu``, ``cuda``.
+        workers: DataLoader workers per rank (``None``: ``cfg.train.workers``).
+        progress: show a tqdm bar (rank 0).
+    """
+
+    def __init__(self, cfg: Config, data_root: str | Path, out_dir: str | Path, resume: bool = False,
+                 device: str | torch.device | None = "auto", workers: int | None = None,
+                 progress: bool = True) -> None:
+        self.cfg = cfg
+        self.out_dir = Path(out_dir)
+        self.workers = cfg.train.workers if workers is None else workers
+        self.progress = progress
+        self._check_config()
+        device = resolve_device(device)
+        self.rank, self.world = distributed.setup(device)
+        self.device = distributed.local_device(device)
+        self.cuda = self.device.type == "cuda"
+        self.channels_last = self.cuda and cfg.train.channels_last
+
+        torch.manual_seed(cfg.train.seed)
+        self.net = build_model(cfg.model)
+        init_weights(self.net)
+        self.net.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+        self.model: nn.Module = (DistributedDataParallel(self.net, device_ids=[self.device.index] if self.cuda else None)
+                                 if self.world > 1 else self.net)
+        self.criterion = BalancedLoss(cfg.train.pos_radius, self.net.backbone.stride)
+        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=cfg.train.lr_initial,
+                                         momentum=cfg.train.momentum, weight_decay=cfg.train.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg.train))
+
+        self.dataset = build_pair_dataset(cfg, data_root)
+        self.sampler = PairSampler(self.dataset, self.world, self.rank)
+        self.steps_per_epoch = self.sampler.num_samples // cfg.train.batch_size
+        if self.steps_per_epoch == 0:
+            raise SiamtrackError(f"data.pairs_per_epoch {len(self.dataset)} gives no batch of "
+                                 f"{cfg.train.batch_size} pairs on each of {self.world} process(es)")
+        # Persistent workers started by a fork server: no fork of a process whose thread pools
+        # (OpenCV, OpenMP, CUDA) are running, which can deadlock the workers.
+        self.loader = DataLoader(self.dataset, batch_size=cfg.train.batch_size, sampler=self.sampler,
+                                 num_workers=self.workers, pin_memory=self.cuda, drop_last=True,
+                                 worker_init_fn=_worker_init, persistent_workers=self.workers > 0,
+                                 prefetch_factor=4 if self.workers else None,
+                                 multiprocessing_context="forkserver" if self.workers else None)
+        self.val_set = self._open_validation(Path(data_root))
+        self.data_root = str(data_root)
+
+        self.epoch = 0  # complete epochs
+        self.step = 0  # steps done in the current epoch
+        self.pairs_seen = 0
+        self.best_auc = -math.inf
+        self.loss_sum = 0.0  # this rank's summed step losses in the current epoch
+        self.wall_base = 0.0  # seconds spent by earlier sessions of this run
+        self._clock = time.perf_counter()
+        self._stop_signal: int | None = None
+        if resume:
+            self._resume()
+        elif state.list_checkpoints(self.out_dir):
+            raise SiamtrackError(f"--out {self.out_dir} already holds checkpoints of a run: pass --resume "
+                                 "to continue it, or choose another --out")
+
+    def _check_config(self) -> None:
+        train = self.cfg.train
+        if train.epochs < 1 or train.batch_size < 1:
+            raise SiamtrackError("train.epochs and train.batch_size must be at least 1")
+        if train.lr_initial <= 0 or train.lr_final <= 0:
+            raise SiamtrackError("train.lr_initial and train.lr_final must be positive")
+        if self.workers < 0:
+            raise SiamtrackError("the number of workers cannot be negative")
+
+    def _open_validation(self, data_root: Path) -> ValidationSet | None:
+        if self.cfg.train.val_every <= 0:
+            return None
+        split = data_root / "val"
+        if not (split / "list.txt").is_file():
+            split = resolve_path(self.cfg.data.val_root)
+        if not (split / "list.txt").is_file():
+            log.warning("no validation split (%s/val nor data.val_root %s): validation disabled",
+                        data_root, split)
+            return None
+        val_set = ValidationSet.open(split, self.cfg.data.val_max_frames)
+        log.info("validation: %d sequences in %s", len(val_set), split)
+        return val_set
+
+    # ----------------------------------------------------------------- state on disk
+    def _resume(self) -> None:
+        checkpoints = state.list_checkpoints(self.out_dir)
+        if not checkpoints:
+            log.warning("--resume: no checkpoint in %s, starting from scratch", self.out_dir)
+            return
+        path = checkpoints[-1]
+        saved = load_checkpoint(path, weights_only=False)
+        if saved["config"]["model"] != self.cfg.to_dict()["model"]:
+            raise SiamtrackError(f"{path} was trained with model {saved['config']['model']}, "
+                                 f"not the configured {self.cfg.to_dict()['model']}")
+        self.net.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        self.epoch, self.step = saved["epoch"], saved["step"]
+        progress = saved["progress"]
+        self.pairs_seen, self.best_auc = progress["pairs_seen"], progress["best_auc"]
+        sums = progress["loss_sums"]
+        self.loss_sum = sums[self.rank] if len(sums) == self.world else sum(sums) / self.world
+        self.wall_base = progress["wall_time"]
+        state.restore_rng_states(saved["rng"])
+        if distributed.is_main():
+            state.truncate_metrics(self.out_dir, self.epoch)
+        log.info("resumed from %s (epoch %d, step %d)", path, self.epoch + 1, self.step)
+
+    def wall_time(self) -> float:
+        """Seconds this run has taken, over all its sessions."""
+        return self.wall_base + time.perf_counter() - self._clock
+
+    def _save_checkpoint(self) -> Path:
+        """Resume checkpoint of the current progress (every rank's loss sum gathered; rank 0 writes)."""
+        loss_sums = distributed.gather_objects(self.loss_sum)
+        path = state.checkpoint_path(self.out_dir, self.epoch, self.step)
+        if distributed.is_main():
+            save_atomic({"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                         "scheduler": self.scheduler.state_dict(), "epoch": self.epoch, "step": self.step,
+                         "rng": state.rng_states(), "config": self.cfg.to_dict(),
+                         "progress": {"pairs_seen": self.pairs_seen, "best_auc": self.best_auc,
+                                      "loss_sums": loss_sums, "wall_time": self.wall_time()}}, path)
+            state.prune_checkpoints(self.out_dir, self.cfg.train.keep_checkpoints)
+        return path
+
+    def _meta(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {**record, "data": self.data_root, "epochs": self.cfg.train.epochs, "world_size": self.world}
+
+    # ----------------------------------------------------------------- training
+    def train_step(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """One SGD step on a batch of uint8 crops; returns the (detached) loss."""
+        memory = torch.channels_last if self.channels_last else torch.contiguous_format
+        z = z.to(self.device, non_blocking=True).float().contiguous(memory_format=memory)
+        x = x.to(self.device, non_blocking=True).float().contiguous(memory_format=memory)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda and self.cfg.train.bf16):
+            loss = self.criterion(self.model(z, x))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def request_stop(self, signum: int = signal.SIGINT) -> None:
+        """Stop after the current step, saving a checkpoint (what SIGINT/SIGTERM do)."""
+        self._stop_signal = signum
+
+    def _stop_agreed(self) -> int | None:
+        """The stop request of any rank (all ranks stop at the same step)."""
+        if self.world == 1:
+            return self._stop_signal
+        flag = torch.tensor([self._stop_signal or 0], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag.item()) or None
+
+    def _train_epoch(self) -> bool:
+        """Train the rest of the current epoch; False when a stop was requested."""
+        self.model.train()
+        self.sampler.set_epoch(self.epoch)
+        self.sampler.skip = self.step * self.cfg.train.batch_size
+        steps = self.steps_per_epoch
+        pairs_per_step = self.cfg.train.batch_size * self.world
+        bar = tqdm(total=steps, initial=self.step, desc=f"epoch {self.epoch + 1}/{self.cfg.train.epochs}",
+                   unit="step", disable=not (self.progress and distributed.is_main()), dynamic_ncols=True)
+        losses: list[torch.Tensor] = []
+        start, start_step = time.perf_counter(), self.step
+        with bar:
+            for z, x in self.loader:
+                losses.append(self.train_step(z, x))
+                self.step += 1
+                self.pairs_seen += pairs_per_step
+                bar.update(1)
+                if len(losses) == 20 or self.step == steps:
+                    self.loss_sum += float(torch.stack(losses).sum())
+                    losses = []
+                    rate = (self.step - start_step) * pairs_per_step / (time.perf_counter() - start)
+                    bar.set_postfix(loss=f"{self.loss_sum / self.step:.4f}", pairs_s=f"{rate:.0f}")
+                if self._stop_agreed():
+                    self.loss_sum += float(torch.stack(losses).sum()) if losses else 0.0
+                    return False
+        return True
+
+    def _end_epoch(self) -> dict[str, Any]:
+        """Validation, then the epoch's record, checkpoint and weights files."""
+        lr = self.optimizer.param_groups[0]["lr"]
+        loss = sum(distributed.gather_objects(self.loss_sum)) / (self.step * self.world)
+        self.scheduler.step()
+        self.epoch, self.step, self.loss_sum = self.epoch + 1, 0, 0.0
+        scores = {"auc": None, "precision": None}
+        every = self.cfg.train.val_every
+        if self.val_set is not None and (self.epoch % every == 0 or self.epoch == self.cfg.train.epochs):
+            scores = validate(self.net, self.cfg.tracker, self.val_set, self.device)
+            self.model.train()
+        record = {"epoch": self.epoch, "loss": loss, "val_auc": scores["auc"], "val_precision": scores["precision"],
+                  "lr": lr, "wall_time": round(self.wall_time(), 2), "pairs_seen": self.pairs_seen}
+        improved = scores["auc"] is not None and scores["auc"] > self.best_auc
+        if improved:
+            self.best_auc = scores["auc"]
+        self._save_checkpoint()
+        if distributed.is_main():
+            meta = self._meta(record)
+            state.save_weights(self.out_dir / "last.pth", self.net, self.cfg.to_dict(), meta)
+            if improved or self.val_set is None:
+                state.save_weights(self.out_dir / "best.pth", self.net, self.cfg.to_dict(),
+                                   {**meta, "selected_by": "val_auc" if improved else "last epoch"})
+            state.append_metrics(self.out_dir, record)
+            val = f", val AUC {scores['auc']:.3f}, precision {scores['precision']:.3f}" if scores["auc"] is not None else ""
+            log.info("epoch %d/%d: loss %.4f%s, lr %.2e, %d pairs, %.0f s", self.epoch, self.cfg.train.epochs,
+                     loss, val, lr, self.pairs_seen, record["wall_time"])
+        distributed.barrier()
+        return record
+
+    def run(self) -> TrainResult:
+        """Train until ``cfg.train.epochs`` or a stop signal; see :class:`TrainResult`."""
+        result = TrainResult(out_dir=self.out_dir)
+        if distributed.is_main():
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if self.epoch == 0 and self.step == 0:
+                (self.out_dir / state.METRICS_FILE).unlink(missing_ok=True)
+        with self._stop_on_signals():
+            while self.epoch < self.cfg.train.epochs:
+                if not self._train_epoch():
+                    result.stopped_by = self._stop_agreed()
+                    path = self._save_checkpoint()
+                    if distributed.is_main():
+                        state.save_weights(self.out_dir / "last.pth", self.net, self.cfg.to_dict(),
+                                           self._meta({"epoch": self.epoch, "step": self.step, "interrupted": True,
+                                                       "pairs_seen": self.pairs_seen}))
+                        log.warning("stopped by signal %d at epoch %d, step %d: checkpoint %s (continue with --resume)",
+                                    result.stopped_by, self.epoch + 1, self.step, path)
+                    break
+                result.records.append(self._end_epoch())
+        return result
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM request a stop after the current step; a second one interrupts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, _frame: Any) -> None:
+            self.request_stop(signum)
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+        for s in previous:
+            signal.signal(s, handler)
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+
+def train(cfg: Config, data_root: str | Path, out_dir: str | Path, resume: bool = False,
+          device: str | torch.device | None = "auto", workers: int | None = None,
+          progress: bool = True) -> TrainResult:
+    """Run (or resume) a training; under torchrun, this process is one rank of it. See :class:`Trainer`."""
+    try:
+        return Trainer(cfg, data_root, out_dir, resume, device, workers, progress).run()
+    finally:
+        distributed.cleanup()

@@ -1,0 +1,138 @@
+"""Pair sampling: usable frames only, within the frame gap, crops centred on the target, sources mixed."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from siamtrack.config import Config
+from siamtrack.data.datasets import (BoxLimits, PairSample, VideoPairs, load_sequence, open_got10k_split, sample_frame_pair,
+                                     usable_boxes)
+from siamtrack.data.pairs import PairDataset, PairSampler, build_sources
+from siamtrack.data.synthetic import demo_sequence, save_got10k_split
+from siamtrack.data.transforms import PairTransform
+from siamtrack.errors import SiamtrackError
+from siamtrack.training.loss import BalancedLoss, logistic_labels
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    """GOT-10k-layout root: a clip with frames 3-5 absent, and a clip absent throughout."""
+    root = tmp_path_factory.mktemp("got10k")
+    frames, boxes = demo_sequence(num_frames=10)
+    holes = boxes.copy()
+    holes[3:6] = np.nan
+    gone = np.full_like(boxes, np.nan)
+    save_got10k_split(root / "train", {"holes": (frames, holes), "gone": (frames[:4], gone[:4])})
+    return root
+
+
+def test_frame_pairs_are_usable_and_within_the_gap() -> None:
+    rng = np.random.default_rng(0)
+    usable = np.array([0, 1, 2, 50, 51, 120, 300])
+    for _ in range(500):
+        z, x = sample_frame_pair(usable, 10, rng)
+        assert z in usable and x in usable and abs(z - x) <= 10
+    assert {sample_frame_pair(np.array([7]), 10, rng) for _ in range(5)} == {(7, 7)}
+
+
+def test_unusable_boxes_are_filtered() -> None:
+    boxes = np.array([[10, 10, 50, 50],      # good
+                      [10, 10, 5, 50],       # too thin
+                      [10, 10, 300, 40],     # too elongated
+                      [0, 10, 50, 50],       # touches the border (no cut label)
+                      [np.nan, 0, 0, 0],     # no box
+                      [10, 10, 190, 50]])    # wider than 0.9 of the image
+    assert usable_boxes(boxes, (200, 200), BoxLimits()).tolist() == [True, False, False, False, False, False]
+    meta = {"absence": np.array([1, 0, 0, 0, 0, 0]), "cover": np.full(6, 8), "cut_by_image": np.zeros(6)}
+    assert not usable_boxes(boxes, (200, 200), BoxLimits(), meta)[0]
+    assert usable_boxes(boxes, (200, 200), BoxLimits(), meta)[3], "a cut_by_image label overrides the border rule"
+    meta["absence"][0], meta["cover"][0] = 0, 1
+    assert not usable_boxes(boxes, (200, 200), BoxLimits(), meta)[0]
+
+
+def test_video_pairs_skip_absent_frames_and_wholly_absent_sequences(tiny_root, caplog) -> None:
+    with caplog.at_level(logging.INFO):
+        pairs = VideoPairs(open_got10k_split(tiny_root / "train"), BoxLimits(), max_gap=2)
+    assert [s.name for s in pairs.sequences] == ["holes"]
+    assert "gone" in caplog.text
+    usable = pairs.sequences[0].usable.tolist()
+    assert usable == [0, 1, 2, 6, 7, 8, 9]
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        sample = pairs.sample(rng)
+        assert np.all(np.isfinite(sample.z_box)) and np.all(sample.x_box[2:] > 0)
+
+
+def test_groundtruth_of_the_wrong_length_names_the_file(tmp_path) -> None:
+    frames, boxes = demo_sequence(num_frames=4)
+    save_got10k_split(tmp_path / "train", {"short": (frames, boxes)})
+    gt = tmp_path / "train" / "short" / "groundtruth.txt"
+    gt.write_text("\n".join(gt.read_text().splitlines()[:3]) + "\n")
+    with pytest.raises(SiamtrackError, match="short/groundtruth.txt"):
+        load_sequence(open_got10k_split(tmp_path / "train"), 0, BoxLimits())
+
+
+def test_crops_put_the_target_at_the_centre_at_the_tracker_scale() -> None:
+    frames, boxes = demo_sequence(num_frames=1)
+    image = np.zeros_like(frames[0])
+    x, y, w, h = boxes[0].astype(int)
+    image[y:y + h, x:x + w] = 255
+    transform = PairTransform(max_stretch=0.0, max_shift=0, color_jitter=0.0, gray_prob=0.0, blur_prob=0.0)
+    z, xs = transform(PairSample(image, boxes[0], image, boxes[0], "video"), np.random.default_rng(0))
+    assert z.shape == (3, 127, 127) and xs.shape == (3, 239, 239) and z.dtype == torch.uint8
+    white_z = (z[0] > 128).nonzero().float()
+    white_x = (xs[0] > 128).nonzero().float()
+    np.testing.assert_allclose(white_z.mean(0).numpy(), [63, 63], atol=1.0)
+    np.testing.assert_allclose(white_x.mean(0).numpy(), [119, 119], atol=1.0)
+    # Same scale in both crops, as the tracker cuts them: the box spans the same pixels.
+    assert abs(len(white_z) - len(white_x)) / len(white_z) < 0.05
+
+
+def test_pair_dataset_is_deterministic_per_epoch_and_index(tiny_root) -> None:
+    cfg = Config()
+    cfg.data.mix = {"video": 1.0}
+    dataset = PairDataset(build_sources(cfg, tiny_root), cfg.data.mix, PairTransform(), length=4)
+    z1, x1 = dataset[(0, 2)]
+    z2, x2 = dataset[(0, 2)]
+    z3, _ = dataset[(1, 2)]
+    assert torch.equal(z1, z2) and torch.equal(x1, x2) and not torch.equal(z1, z3)
+
+
+def test_missing_still_sets_warn_and_leave_the_other_sources(tiny_root, caplog) -> None:
+    cfg = Config()
+    cfg.data.mix = {"video": 0.5, "stills": 0.3, "synthetic": 0.2}
+    cfg.data.stills = ["/nonexistent/stills"]
+    with caplog.at_level(logging.WARNING):
+        sources = build_sources(cfg, tiny_root)
+    assert set(sources) == {"video"} and "/nonexistent/stills" in caplog.text
+    cfg.data.mix = {"video": 1.0, "imagenet": 1.0}
+    with pytest.raises(SiamtrackError, match="imagenet"):
+        build_sources(cfg, tiny_root)
+
+
+def test_sampler_shares_an_epoch_between_ranks_and_resumes_mid_epoch(tiny_root) -> None:
+    cfg = Config()
+    cfg.data.mix = {"video": 1.0}
+    dataset = PairDataset(build_sources(cfg, tiny_root), cfg.data.mix, PairTransform(), length=10)
+    ranks = [PairSampler(dataset, 2, r) for r in range(2)]
+    for sampler in ranks:
+        sampler.set_epoch(3)
+    keys = [list(s) for s in ranks]
+    assert sorted(k for part in keys for k in part) == [(3, i) for i in range(10)]
+    ranks[0].skip = 2
+    assert list(ranks[0]) == keys[0][2:] and len(ranks[0]) == 3
+
+
+def test_balanced_loss_labels_and_values() -> None:
+    labels = logistic_labels((15, 15), radius_px=16, stride=8)
+    assert labels.sum() == 13 and labels[7, 7] == 1 and labels[7, 10] == 0
+    loss = BalancedLoss(16, 8)
+    assert loss(torch.zeros(2, 1, 15, 15)).item() == pytest.approx(np.log(2), rel=1e-5)
+    perfect = (labels * 20 - 10).expand(2, 1, 15, 15)
+    assert loss(perfect).item() < 1e-3
+    # Positives and negatives weigh the same: all-negative logits cost half of the positives' error.
+    assert loss(torch.full((1, 1, 15, 15), -10.0)).item() == pytest.approx(5.0, rel=1e-3)

@@ -1,0 +1,146 @@
+"""Training: the loss falls, resume is exact, signals stop cleanly, torchrun runs, bad data fails clearly."""
+from __future__ import annotations
+
+import os
+import runpy
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from siamtrack import load_model
+from siamtrack.checkpoints import load_checkpoint
+from siamtrack.config import config_from_dict
+from siamtrack.data.synthetic import demo_sequence, save_got10k_split
+from siamtrack.errors import SiamtrackError
+from siamtrack.training.state import read_metrics
+from siamtrack.training.trainer import Trainer, train
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = {"model": {"backbone": "alexnet_half"},
+        "data": {"mix": {"video": 1.0}, "pairs_per_epoch": 4, "val_max_frames": 3},
+        "train": {"epochs": 2, "batch_size": 2, "workers": 0, "val_every": 1}}
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    """GOT-10k-layout root of synthetic clips: three for training, one for validation."""
+    root = tmp_path_factory.mktemp("got10k")
+    save_got10k_split(root / "train", {f"clip{s}": demo_sequence(12, seed=s) for s in range(3)})
+    save_got10k_split(root / "val", {"clip9": demo_sequence(6, seed=9)})
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+def train_cli(*args: str) -> int:
+    """``tools/train.py`` run in this process (no interpreter start-up): its exit code."""
+    main = runpy.run_path(str(REPO / "tools" / "train.py"), run_name="train_cli")["main"]
+    saved = sys.argv
+    sys.argv = ["train.py", *args]
+    try:
+        return main()
+    finally:
+        sys.argv = saved
+
+
+def test_loss_decreases_over_a_few_steps(tiny_root, tmp_path) -> None:
+    trainer = Trainer(config_from_dict(TINY), tiny_root, tmp_path, device="cpu", progress=False)
+    batch = [trainer.dataset[(0, i)] for i in range(2)]
+    z, x = torch.stack([b[0] for b in batch]), torch.stack([b[1] for b in batch])
+    losses = [trainer.train_step(z, x).item() for _ in range(4)]
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(tiny_root, tmp_path) -> None:
+    cfg = config_from_dict(TINY)
+    whole = train(cfg, tiny_root, tmp_path / "whole", device="cpu", progress=False)
+    assert whole.stopped_by is None and [r["epoch"] for r in whole.records] == [1, 2]
+
+    trainer = Trainer(cfg, tiny_root, tmp_path / "split", device="cpu", progress=False)
+    step = trainer.train_step
+    calls = []
+
+    def step_then_stop(z, x):
+        calls.append(1)
+        if len(calls) == 3:  # epoch 2, step 1 of 2
+            trainer.request_stop(signal.SIGINT)
+        return step(z, x)
+
+    trainer.train_step = step_then_stop
+    assert trainer.run().stopped_by == signal.SIGINT
+    assert (tmp_path / "split" / "ckpt_001_000001.pth").is_file()
+    resumed = train(cfg, tiny_root, tmp_path / "split", resume=True, device="cpu", progress=False)
+    assert [r["epoch"] for r in resumed.records] == [2]
+
+    a = load_checkpoint(tmp_path / "whole" / "last.pth")["model"]
+    b = load_checkpoint(tmp_path / "split" / "last.pth")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    metrics_a, metrics_b = read_metrics(tmp_path / "whole" / "metrics.jsonl"), read_metrics(tmp_path / "split" / "metrics.jsonl")
+    assert [m["epoch"] for m in metrics_b] == [1, 2]
+    np.testing.assert_allclose([m["loss"] for m in metrics_a], [m["loss"] for m in metrics_b], rtol=1e-6)
+    assert metrics_b[-1]["pairs_seen"] == 8 and metrics_b[-1]["val_auc"] is not None
+
+    with pytest.raises(SiamtrackError, match="--resume"):
+        Trainer(cfg, tiny_root, tmp_path / "whole", device="cpu", progress=False)
+    net, loaded_cfg = load_model(tmp_path / "whole" / "best.pth")
+    assert loaded_cfg.model.backbone == "alexnet_half"
+    assert load_checkpoint(tmp_path / "whole" / "best.pth")["meta"]["selected_by"] == "val_auc"
+
+
+def test_cli_reports_a_groundtruth_of_the_wrong_length(tiny_config, tmp_path, capsys) -> None:
+    frames, boxes = demo_sequence(5)
+    save_got10k_split(tmp_path / "bad" / "train", {"cut": (frames, boxes)})
+    gt = tmp_path / "bad" / "train" / "cut" / "groundtruth.txt"
+    gt.write_text("\n".join(gt.read_text().splitlines()[:-1]) + "\n")
+    code = train_cli("--config", str(tiny_config), "--data", str(tmp_path / "bad"), "--out", str(tmp_path / "out"),
+                     "--device", "cpu")
+    stderr = capsys.readouterr().err
+    assert code == 2 and "cut/groundtruth.txt" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_cli_sigint_saves_a_checkpoint_and_exits_cleanly(tiny_root, tiny_config, tmp_path, monkeypatch,
+                                                         caplog) -> None:
+    step = Trainer.train_step
+    calls = []
+
+    def step_with_ctrl_c(self, z, x):
+        calls.append(1)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)  # as Ctrl-C: the handler asks to stop after this step
+        return step(self, z, x)
+
+    monkeypatch.setattr(Trainer, "train_step", step_with_ctrl_c)
+    out = tmp_path / "out"
+    code = train_cli("--config", str(tiny_config), "--data", str(tiny_root), "--out", str(out), "--device", "cpu",
+                     "--epochs", "100", "--no-progress")
+    assert code == 128 + signal.SIGINT and len(calls) == 3
+    assert "--resume" in caplog.text
+    saved = load_checkpoint(out / "ckpt_001_000001.pth", weights_only=False)
+    assert saved["epoch"] == 1 and saved["step"] == 1 and {"optimizer", "scheduler", "rng"} <= set(saved)
+    assert load_checkpoint(out / "last.pth")["meta"]["interrupted"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "handlers are restored"
+
+
+def test_torchrun_two_processes_train_one_epoch(tiny_root, tiny_config, tmp_path) -> None:
+    out = tmp_path / "ddp"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                             str(REPO / "tools" / "train.py"), "--config", str(tiny_config), "--data", str(tiny_root),
+                             "--out", str(out), "--device", "cpu", "--epochs", "1", "--no-progress"],
+                            capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = read_metrics(out / "metrics.jsonl")
+    assert len(metrics) == 1 and metrics[0]["pairs_seen"] == 4 and metrics[0]["val_auc"] is not None
+    weights = load_checkpoint(out / "last.pth")
+    assert weights["meta"]["world_size"] == 2
+    assert config_from_dict(weights["config"]).model.backbone == "alexnet_half"
