@@ -14,8 +14,9 @@ Each item below is a defect of got10k 0.1.3 (checked in its source) and what thi
    ``_check_integrity`` an argument too many and takes ``basename`` of a generator).
    :class:`LaSOT` and :class:`ExperimentLaSOT` here work, on the official ``<class>/<class-N>/`` layout
    or on a flat ``<class-N>/`` one.
-5. The toolkit reports progress with ``print``; :func:`quiet` sends that text to the debug log instead,
-   so it cannot break a progress bar or a CLI's output.
+5. The toolkit reports progress (and missing sequences) with ``print``; :func:`quiet` sends that text
+   to the log instead (its 'Warning' lines as warnings, the rest at debug level), so it cannot break a
+   progress bar or a CLI's output.
 """
 from __future__ import annotations
 
@@ -47,15 +48,14 @@ _OTB_BINS = {"nbins_iou": 21, "nbins_ce": 51}
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Run toolkit code with its ``print`` output sent to the debug log (5.)."""
+    """Run toolkit code with its ``print`` output sent to the log (5.)."""
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stdout(buffer):
             yield
     finally:
-        for line in buffer.getvalue().splitlines():
-            if line.strip():
-                log.debug("got10k: %s", line.strip())
+        for line in filter(None, (text.strip() for text in buffer.getvalue().splitlines())):
+            log.log(logging.WARNING if line.lower().startswith("warning") else logging.DEBUG, "got10k: %s", line)
 
 
 def _require_dir(root_dir: str) -> None:

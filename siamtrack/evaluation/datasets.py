@@ -35,6 +35,17 @@ VERSIONS: dict[str, tuple[str | None, tuple[str, ...] | None]] = {
     "folder": (None, None),
 }
 DATASETS = tuple(VERSIONS)
+LAYOUTS = {
+    "otb": "ROOT/<Seq>/img/0001.jpg + ROOT/<Seq>/groundtruth_rect.txt",
+    "vot": "ROOT/list.txt + ROOT/<seq>/00000001.jpg + ROOT/<seq>/groundtruth.txt",
+    "got10k": "ROOT/val/list.txt + ROOT/val/<seq>/00000001.jpg + groundtruth.txt (ROOT holds val/)",
+    "uav123": "ROOT/anno/UAV123/<seq>.txt + ROOT/data_seq/UAV123/<folder>/000001.jpg",
+    "dtb70": "ROOT/<seq>/img/00001.jpg + ROOT/<seq>/groundtruth_rect.txt",
+    "nfs": "ROOT/<seq>/30/<seq>.txt + ROOT/<seq>/30/<seq>/00001.jpg",
+    "tcolor128": "ROOT/<seq>/img/0001.jpg + <seq>_gt.txt + <seq>_frames.txt",
+    "lasot": "ROOT/<class>/<class-N>/img/00000001.jpg + groundtruth.txt",
+    "folder": "ROOT/<seq>/img/*.jpg + groundtruth_rect.txt, or ROOT/<seq>/*.jpg + groundtruth.txt",
+}
 
 
 @dataclass
@@ -130,29 +141,38 @@ def open_experiment(dataset: str, root: str | os.PathLike, version: str | None =
     if not os.path.isdir(root):
         raise SiamtrackError(f"dataset folder {root} does not exist")
     try:
-        with compat.quiet():
-            if dataset == "otb":
-                return compat.ExperimentOTB(root, int(version) if version.isdigit() else version, **dirs)
-            if dataset == "vot":
-                return compat.ExperimentVOT(root, int(version) if version.isdigit() else version,
-                                            experiments="unsupervised", **dirs)
-            if dataset == "got10k":
-                return ExperimentGOT10k(root, subset=version, **dirs)
-            if dataset == "uav123":
-                return ExperimentUAV123(root, version, **dirs)
-            if dataset == "dtb70":
-                return ExperimentDTB70(root, **dirs)
-            if dataset == "nfs":
-                return ExperimentNfS(root, int(version), **dirs)
-            if dataset == "tcolor128":
-                return compat.ExperimentTColor128(root, **dirs)
-            if dataset == "lasot":
-                return compat.ExperimentLaSOT(root, version, **dirs)
-            return ExperimentFolder(root, **dirs)
+        experiment = _experiment(dataset, root, version, dirs)
     except SiamtrackError:
         raise
     except Exception as exc:  # the toolkit signals a wrong folder with bare Exceptions and asserts
-        raise SiamtrackError(f"{root} is not a {dataset} dataset folder: {exc or type(exc).__name__}") from None
+        raise SiamtrackError(f"{root} is not a {dataset} dataset folder ({exc or type(exc).__name__}); "
+                             f"expected {LAYOUTS[dataset]}") from None
+    if len(experiment.dataset) == 0:
+        raise SiamtrackError(f"no {dataset} sequences in {root}; expected {LAYOUTS[dataset]}")
+    return experiment
+
+
+def _experiment(dataset: str, root: str, version: str | None, dirs: dict[str, str]):
+    """The (offline) got10k experiment object for a checked dataset name and version."""
+    with compat.quiet():
+        if dataset == "otb":
+            return compat.ExperimentOTB(root, int(version) if version.isdigit() else version, **dirs)
+        if dataset == "vot":
+            return compat.ExperimentVOT(root, int(version) if version.isdigit() else version,
+                                        experiments="unsupervised", **dirs)
+        if dataset == "got10k":
+            return ExperimentGOT10k(root, subset=version, **dirs)
+        if dataset == "uav123":
+            return ExperimentUAV123(root, version, **dirs)
+        if dataset == "dtb70":
+            return ExperimentDTB70(root, **dirs)
+        if dataset == "nfs":
+            return ExperimentNfS(root, int(version), **dirs)
+        if dataset == "tcolor128":
+            return compat.ExperimentTColor128(root, **dirs)
+        if dataset == "lasot":
+            return compat.ExperimentLaSOT(root, version, **dirs)
+        return ExperimentFolder(root, **dirs)
 
 
 def absent_frames(seq_dir: str | os.PathLike, num_frames: int) -> np.ndarray:
