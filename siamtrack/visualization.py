@@ -115,20 +115,24 @@ def draw_response(frame: np.ndarray, regions: SearchRegions, alpha: float = 0.45
     tracker = regions.tracker
     if tracker.response is None:
         return frame
-    canvas = frame.astype(np.float32)
+    canvas = frame.copy()
     height, width = frame.shape[:2]
     for target, (response, center) in enumerate(zip(tracker.response, regions.center)):
-        span = float(response.max() - response.min())
-        levels = np.uint8(255 * (response - response.min()) / span) if span > 0 else np.zeros(response.shape, np.uint8)
-        heat = cv2.applyColorMap(levels, cv2.COLORMAP_JET).astype(np.float32)
         matrix = regions.response_to_image(target)
         matrix[:, 2] -= 0.5  # continuous -> pixel-index coordinates
-        heat = cv2.warpAffine(heat, matrix, (width, height), flags=cv2.INTER_LINEAR)
-        mask = cv2.warpAffine(np.ones(response.shape, np.float32), matrix, (width, height),
-                              flags=cv2.INTER_LINEAR)[..., None] * alpha
-        canvas = canvas * (1 - mask) + heat * mask
+        # Only the square the map covers (rounded to whole pixels) is warped and blended.
+        corner = matrix[:, 2] - matrix[0, 0] / 2
+        left, top = np.clip(np.round(corner), 0, [width, height]).astype(int)
+        right, bottom = np.clip(np.round(corner + response.shape[0] * matrix[0, 0]), 0, [width, height]).astype(int)
+        if right > left and bottom > top:
+            matrix[:, 2] -= (left, top)
+            levels = cv2.normalize(response, None, 0, 255, cv2.NORM_MINMAX, cv2.CV_8U)
+            heat = cv2.warpAffine(cv2.applyColorMap(levels, cv2.COLORMAP_JET), matrix, (right - left, bottom - top),
+                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            region = canvas[top:bottom, left:right]
+            canvas[top:bottom, left:right] = cv2.addWeighted(region, 1 - alpha, heat, alpha, 0)
         half_side = tracker.search_side[target] / 2
         top_left = tuple(int(v) for v in np.round(center - half_side))
         bottom_right = tuple(int(v) for v in np.round(center + half_side))
         cv2.rectangle(canvas, top_left, bottom_right, PALETTE[target % len(PALETTE)], 1)
-    return np.clip(canvas, 0, 255).astype(np.uint8)
+    return canvas

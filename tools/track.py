@@ -39,11 +39,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="target box on the first frame, in pixels; repeat it to track several targets "
                              "(write --box=-5,10,40,30 when x starts with a minus sign)")
     parser.add_argument("--select", action="store_true", help="draw the box with the mouse on the first frame")
-    parser.add_argument("--out-video", type=Path, help="write the annotated frames to this video (.mp4 or .avi)")
-    parser.add_argument("--out-boxes", type=Path, help="write one line x,y,w,h,score per frame (per target)")
-    parser.add_argument("--weights", type=Path, help="weights file (default: the shipped weights)")
+    parser.add_argument("--out-video", type=Path, metavar="PATH",
+                        help="write the annotated frames to this video (.mp4 or .avi)")
+    parser.add_argument("--out-boxes", type=Path, metavar="PATH",
+                        help="write one line x,y,w,h,score per frame (per target)")
+    parser.add_argument("--weights", type=Path, metavar="PATH", help="weights file (default: the shipped weights)")
     parser.add_argument("--config", help="config YAML or name in configs/ (default: the one stored with the weights)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where the network runs (auto: CUDA when present)")
     parser.add_argument("--show", action="store_true", help="display the tracking live (q or Esc stops)")
     parser.add_argument("--show-response", action="store_true",
                         help="overlay the score map on the search region in the shown/written frames")
@@ -65,13 +68,14 @@ def run(args: argparse.Namespace) -> None:
     # Imported only after argument parsing, and the model only after the input was checked, so
     # that usage errors and bad input are reported without waiting for torch to load.
     from siamtrack.data.sources import FrameList, open_source
-    from siamtrack.data.synthetic import demo_sequence
     from siamtrack.evaluation.metrics import iou
     from siamtrack.tracking.tracker import validate_box
     from siamtrack.tracking.video import parse_box, track_source
     from siamtrack.visualization import select_box
 
     if args.demo:
+        from siamtrack.data.synthetic import demo_sequence
+
         frames, ground_truth = demo_sequence()
         source = FrameList(frames, name="synthetic demo clip")
         boxes = [ground_truth[0]]
