@@ -18,6 +18,7 @@ from siamtrack.checkpoints import load_checkpoint
 from siamtrack.config import config_from_dict
 from siamtrack.data.synthetic import demo_sequence, save_got10k_split
 from siamtrack.errors import SiamtrackError
+from siamtrack.training.plots import plot_learning_curve
 from siamtrack.training.state import read_metrics
 from siamtrack.training.trainer import Trainer, train
 
@@ -96,6 +97,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tiny_root, tmp_path)
     net, loaded_cfg = load_model(tmp_path / "whole" / "best.pth")
     assert loaded_cfg.model.backbone == "alexnet_half"
     assert load_checkpoint(tmp_path / "whole" / "best.pth")["meta"]["selected_by"] == "val_auc"
+    assert plot_learning_curve(tmp_path / "whole" / "metrics.jsonl", tmp_path / "curve.png").stat().st_size > 1000
 
 
 def test_cli_reports_a_groundtruth_of_the_wrong_length(tiny_config, tmp_path, capsys) -> None:
