@@ -76,37 +76,32 @@ def track_sequences(experiment, trackers: Seq[Tracker], indices: Seq[int],
     return runs
 
 
+def _sequence_score(pred: np.ndarray, gt: np.ndarray, times: np.ndarray) -> dict:
+    skip_first = not SCORE_FIRST_FRAME
+    seconds = float(np.sum(times))
+    return {**sequence_scores(pred, gt, skip_first), **sequence_curves(pred, gt, skip_first),
+            "seconds": seconds, "length": len(gt), "fps": len(gt) / max(seconds, 1e-12)}
+
+
+def _overall(per_seq: dict[str, dict]) -> dict:
+    scored = [s for s in per_seq.values() if s["frames"] > 0]
+    seconds = sum(s["seconds"] for s in per_seq.values())
+    overall = {key: float(np.mean([s[key] for s in scored])) if scored else float("nan")
+               for key in ("auc", "precision", "norm_precision")}
+    overall.update({key: np.mean([s[key] for s in scored], axis=0) if scored else None
+                    for key in ("success_curve", "precision_curve")})
+    overall.update(fps=sum(s["length"] for s in per_seq.values()) / max(seconds, 1e-12),
+                   sequences=len(scored), frames=sum(s["frames"] for s in scored))
+    return overall
+
+
 def score_runs(runs: Seq[SequenceRuns], tracker_names: Seq[str]) -> dict:
     """Per-sequence and overall scores of each tracker (see the module docstring for the convention)."""
     scores = {}
     for name in tracker_names:
-        per_seq = {}
-        for run in runs:
-            pred, gt = run.boxes[name], run.ground_truth
-            curves = sequence_curves(pred, gt, skip_first=not SCORE_FIRST_FRAME)
-            per_seq[run.name] = {**sequence_scores(pred, gt, skip_first=not SCORE_FIRST_FRAME), **curves,
-                                 "seconds": float(np.sum(run.times[name])), "length": len(gt)}
-            per_seq[run.name]["fps"] = len(gt) / max(per_seq[run.name]["seconds"], 1e-12)
-        scored = [s for s in per_seq.values() if s["frames"] > 0]
-        total_seconds = sum(s["seconds"] for s in per_seq.values())
-        scores[name] = {
-            "overall": {
-                "auc": _mean([s["auc"] for s in scored]),
-                "precision": _mean([s["precision"] for s in scored]),
-                "norm_precision": _mean([s["norm_precision"] for s in scored]),
-                "fps": sum(s["length"] for s in per_seq.values()) / max(total_seconds, 1e-12),
-                "sequences": len(scored),
-                "frames": sum(s["frames"] for s in scored),
-                "success_curve": np.mean([s["success_curve"] for s in scored], axis=0) if scored else None,
-                "precision_curve": np.mean([s["precision_curve"] for s in scored], axis=0) if scored else None,
-            },
-            "sequences": per_seq,
-        }
+        per_seq = {run.name: _sequence_score(run.boxes[name], run.ground_truth, run.times[name]) for run in runs}
+        scores[name] = {"overall": _overall(per_seq), "sequences": per_seq}
     return scores
-
-
-def _mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else float("nan")
 
 
 def got10k_toolkit_scores(experiment, tracker_names: Seq[str]) -> dict | None:

@@ -43,9 +43,6 @@ log = logging.getLogger(__name__)
 if not hasattr(np, "NaN"):
     np.NaN = np.nan  # 1.
 
-_OTB_BINS = {"nbins_iou": 21, "nbins_ce": 51}
-
-
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Run toolkit code with its ``print`` output sent to the log (5.)."""
@@ -73,7 +70,7 @@ class ExperimentOTB(_ExperimentOTB):
             self.dataset = OTB(root_dir, version, download=False)
         self.result_dir = os.path.join(result_dir, "OTB" + str(version))
         self.report_dir = os.path.join(report_dir, "OTB" + str(version))
-        vars(self).update(_OTB_BINS)
+        self.nbins_iou, self.nbins_ce = 21, 51  # as in got10k's OTB-style experiments
 
 
 class ExperimentTColor128(_ExperimentTColor128):
@@ -85,7 +82,7 @@ class ExperimentTColor128(_ExperimentTColor128):
             self.dataset = TColor128(root_dir, download=False)
         self.result_dir = os.path.join(result_dir, "TColor128")
         self.report_dir = os.path.join(report_dir, "TColor128")
-        vars(self).update(_OTB_BINS)
+        self.nbins_iou, self.nbins_ce = 21, 51  # as in got10k's OTB-style experiments
 
 
 class ExperimentVOT(_ExperimentVOT):
@@ -144,4 +141,4 @@ class ExperimentLaSOT(_ExperimentOTB):
         self.dataset = LaSOT(root_dir, subset)
         self.result_dir = os.path.join(result_dir, "LaSOT")
         self.report_dir = os.path.join(report_dir, "LaSOT")
-        vars(self).update(_OTB_BINS)
+        self.nbins_iou, self.nbins_ce = 21, 51  # as in got10k's OTB-style experiments
