@@ -136,3 +136,29 @@ def test_balanced_loss_labels_and_values() -> None:
     assert loss(perfect).item() < 1e-3
     # Positives and negatives weigh the same: all-negative logits cost half of the positives' error.
     assert loss(torch.full((1, 1, 15, 15), -10.0)).item() == pytest.approx(5.0, rel=1e-3)
+
+
+class ListDataset:
+    """A got10k-style dataset object that is not GOT-10k: items ``(img_files, anno[, meta])``."""
+
+    def __init__(self, items: list, names: list[str]) -> None:
+        self.items, self.seq_names = items, names
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        return self.items[index]
+
+
+def test_any_got10k_style_dataset_gives_pairs_with_lasot_labels(tiny_root) -> None:
+    files = sorted(str(p) for p in (tiny_root / "train" / "holes").glob("*.jpg"))
+    _, boxes = demo_sequence(num_frames=10)
+    out_of_view = np.zeros(10)
+    out_of_view[:8] = 1
+    lasot_like = ListDataset([(files, boxes, {"full_occlusion": np.zeros(10), "out_of_view": out_of_view})], ["seq"])
+    assert VideoPairs(lasot_like, BoxLimits(), max_gap=5).sequences[0].usable.tolist() == [8, 9]
+    otb_like = ListDataset([(files, boxes)], ["seq"])
+    assert len(VideoPairs(otb_like, BoxLimits(), max_gap=5).sequences[0].usable) == 10
+    with pytest.raises(SiamtrackError, match="short_seq"):
+        VideoPairs(ListDataset([(files[:9], boxes)], ["short_seq"]), BoxLimits(), max_gap=5)

@@ -27,6 +27,7 @@ from siamtrack.errors import SiamtrackError
 log = logging.getLogger(__name__)
 
 GOT10K_SUBSETS = ("train", "val", "test")
+LABELS = ("absence", "cover", "cut_by_image", "full_occlusion", "out_of_view")  # per-frame labels we read
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ def usable_boxes(boxes: np.ndarray, image_size: Sequence[float], limits: BoxLimi
     """Mask of the boxes ``(N, 4)`` good enough to train on.
 
     Rejects non-finite, tiny, very elongated and image-filling boxes; with GOT-10k labels in
-    ``meta`` also absent, heavily covered and cut-by-image frames. Without a ``cut_by_image`` label,
-    and if ``border_cuts``, a box touching the image border counts as cut.
+    ``meta`` also absent, heavily covered and cut-by-image frames (LaSOT's ``full_occlusion`` and
+    ``out_of_view`` count as absent). Without a ``cut_by_image`` label, and if ``border_cuts``, a
+    box touching the image border counts as cut.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     width, height = float(image_size[0]), float(image_size[1])
@@ -73,8 +75,9 @@ def usable_boxes(boxes: np.ndarray, image_size: Sequence[float], limits: BoxLimi
         ok &= np.maximum(w / h, h / w) <= limits.max_aspect
         ok &= (w <= limits.max_box_fraction * width) & (h <= limits.max_box_fraction * height)
         meta = meta or {}
-        if "absence" in meta:
-            ok &= np.asarray(meta["absence"]).reshape(-1) == 0
+        for absent in ("absence", "full_occlusion", "out_of_view"):
+            if absent in meta:
+                ok &= np.asarray(meta[absent]).reshape(-1) == 0
         if "cover" in meta:
             ok &= np.asarray(meta["cover"]).reshape(-1) >= limits.min_cover
         if "cut_by_image" in meta:
@@ -146,9 +149,9 @@ def load_sequence(dataset: Any, index: int, limits: BoxLimits) -> VideoSequence:
     meta = item[2] if len(item) > 2 and isinstance(item[2], dict) else None
     if len(img_files) != len(anno):
         raise SiamtrackError(f"groundtruth file {label} has {len(anno)} boxes for {len(img_files)} frames")
-    for name in ("absence", "cover", "cut_by_image"):
+    for name in LABELS:
         if meta is not None and name in meta and np.asarray(meta[name]).size != len(anno):
-            raise SiamtrackError(f"{name}.label beside {label} has {np.asarray(meta[name]).size} rows "
+            raise SiamtrackError(f"the {name} labels beside {label} have {np.asarray(meta[name]).size} rows "
                                  f"for {len(anno)} boxes")
     usable = np.flatnonzero(usable_boxes(anno, image_size(img_files[0]), limits, meta)) if len(anno) else np.empty(0, int)
     name = Path(img_files[0]).parent.name if len(img_files) else label
