@@ -10,7 +10,6 @@ Spec forms: ``siamtrack`` (``--weights``/``--config``), ``siamtrack=PATH`` (anot
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -22,8 +21,6 @@ from siamtrack.config import REPO_ROOT
 from siamtrack.data.images import to_bgr
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import load_tracker
-
-log = logging.getLogger(__name__)
 
 DEFAULT_NANO_DIR = REPO_ROOT.parent / "shared" / "peers" / "nanotrack_v2"
 NANO_FILES = {"backbone": "nanotrack_backbone_sim.onnx", "neckhead": "nanotrack_head_sim.onnx"}

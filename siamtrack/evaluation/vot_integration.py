@@ -27,8 +27,6 @@ from siamtrack.data.images import read_image
 from siamtrack.errors import SiamtrackError
 from siamtrack.evaluation.datasets import ExperimentFolder, load_sequence
 
-log = logging.getLogger(__name__)
-
 TRACKER_ID = "siamtrack"
 STACK = """title: siamtrack local one-pass stack (no dataset download)
 experiments:
