@@ -1,6 +1,7 @@
 """The benchmark harness end to end on tiny generated sequences: folder layouts, peers, outputs, sharding."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -140,11 +141,9 @@ def test_opencv_peer_takes_pil_rgb_frames_and_unknown_trackers_are_named(tmp_pat
 
 
 def test_cli_reports_bad_input_on_one_line(tmp_path, capsys):
-    sys.path.insert(0, str(REPO_ROOT / "tools"))
-    try:
-        import test as cli  # tools/test.py
-    finally:
-        sys.path.pop(0)
+    spec = importlib.util.spec_from_file_location("benchmark_cli", REPO_ROOT / "tools" / "test.py")
+    cli = importlib.util.module_from_spec(spec)  # not "import test": the standard library has a 'test' package
+    spec.loader.exec_module(cli)
     assert cli.main(["--dataset", "folder", "--root", str(tmp_path / "nowhere"), "--trackers", "cv:MIL"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "does not exist" in err and len(err.strip().splitlines()) == 1
