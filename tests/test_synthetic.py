@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from siamtrack.data.datasets import BoxLimits, PairSample, read_still_set
-from siamtrack.data.synthetic import (Actor, Path, Scene, Sprite, SyntheticPairs, demo_sequence, render,
+from siamtrack.data.synthetic import (Actor, Motion, Scene, Sprite, SyntheticPairs, demo_sequence, render,
                                       save_got10k_split)
 from siamtrack.data.transforms import PairTransform
 
@@ -40,7 +40,7 @@ def test_demo_target_moves_smoothly_and_changes_scale() -> None:
 
 def test_render_places_scales_and_boxes_the_target_exactly() -> None:
     background = np.zeros((100, 200, 3), np.uint8)
-    target = Actor(solid_sprite(10, 6, RED), Path(start=(50.0, 40.0), velocity=(2.0, 0.0), scale=2.0))
+    target = Actor(solid_sprite(10, 6, RED), Motion(start=(50.0, 40.0), velocity=(2.0, 0.0), scale=2.0))
     frame = render(Scene(background, target), t=5)
     np.testing.assert_allclose(frame.box, [50, 34, 20, 12], atol=1)
     assert tuple(frame.image[40, 60]) == RED and frame.image[10, 10].sum() == 0
@@ -49,12 +49,12 @@ def test_render_places_scales_and_boxes_the_target_exactly() -> None:
 
 def test_a_distractor_in_front_hides_the_target_but_its_box_remains() -> None:
     background = np.zeros((100, 100, 3), np.uint8)
-    target = Actor(solid_sprite(10, 10, RED), Path(start=(50.0, 50.0)))
-    occluder = Actor(solid_sprite(30, 30, (0, 255, 0)), Path(start=(50.0, 50.0)), in_front=True)
+    target = Actor(solid_sprite(10, 10, RED), Motion(start=(50.0, 50.0)))
+    occluder = Actor(solid_sprite(30, 30, (0, 255, 0)), Motion(start=(50.0, 50.0)), in_front=True)
     frame = render(Scene(background, target, (occluder,)), t=0)
     np.testing.assert_allclose(frame.box, [45, 45, 10, 10], atol=1)
     assert frame.visibility < 0.05 and tuple(frame.image[50, 50]) == (0, 255, 0)
-    behind = render(Scene(background, target, (Actor(occluder.sprite, occluder.path),)), t=0)
+    behind = render(Scene(background, target, (Actor(occluder.sprite, occluder.motion),)), t=0)
     assert behind.visibility == pytest.approx(1.0) and tuple(behind.image[50, 50]) == RED
 
 

@@ -44,6 +44,9 @@ def main() -> int:
     except SiamtrackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before training started (while indexing the data)
+        print("interrupted before the first step: nothing saved", file=sys.stderr)
+        return 130
     if result.stopped_by is not None:
         return 128 + result.stopped_by
     if main_rank:

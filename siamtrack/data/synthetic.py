@@ -9,8 +9,8 @@ textures (no input files needed); training cuts them from real photographs
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from pathlib import Path as FilePath
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import cv2
@@ -30,7 +30,7 @@ class Sprite:
 
 
 @dataclass(frozen=True)
-class Path:
+class Motion:
     """Smooth motion of one actor as a function of the frame index ``t``.
 
     Centre: ``start + velocity * t + sum_k amplitude_k * sin(freq_k * t + phase_k)`` (pixels);
@@ -64,7 +64,7 @@ class Actor:
     """A sprite on its path; ``in_front`` distractors are drawn over the target (occluders)."""
 
     sprite: Sprite
-    path: Path
+    motion: Motion
     in_front: bool = False
 
 
@@ -100,7 +100,7 @@ def _warp(actor: Actor, t: float, frame_size: tuple[int, int]) -> _Warped | None
     """Scale, rotate and place ``actor`` for frame ``t``; ``None`` when it lies wholly outside the frame."""
     width, height = frame_size
     sprite_h, sprite_w = actor.sprite.alpha.shape
-    centre, scale, angle = actor.path.at(t)
+    centre, scale, angle = actor.motion.at(t)
     # OpenCV addresses pixel centres by integer coordinates; our centres are continuous (i + 0.5).
     pivot = (sprite_w / 2 - 0.5, sprite_h / 2 - 0.5)
     matrix = cv2.getRotationMatrix2D(pivot, angle, scale)
@@ -174,13 +174,13 @@ def render_clip(scene: Scene, num_frames: int) -> tuple[list[np.ndarray], np.nda
     return [r.image for r in rendered], np.stack([r.box for r in rendered])
 
 
-def save_got10k_split(folder: str | FilePath, clips: Mapping[str, tuple[Sequence[np.ndarray], np.ndarray]]) -> FilePath:
+def save_got10k_split(folder: str | Path, clips: Mapping[str, tuple[Sequence[np.ndarray], np.ndarray]]) -> Path:
     """Write clips ``{name: (frames, boxes)}`` as a GOT-10k split folder (e.g. ``root/val``).
 
     Frames become ``00000001.jpg ...``; a NaN box is written ``0,0,0,0`` and labelled absent.
     The folder reads back with ``got10k.datasets.GOT10k(root, subset, return_meta=True)``.
     """
-    folder = FilePath(folder)
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, (frames, boxes) in clips.items():
         sequence = folder / name
@@ -263,23 +263,23 @@ def demo_sequence(num_frames: int = 80, seed: int = 0) -> tuple[list[np.ndarray]
     target = procedural_sprite(rng, 56, 42, palette)
     lookalike = procedural_sprite(rng, 56, 42, palette)
     omega = 2 * np.pi / max(num_frames, 2)
-    target_path = Path(start=(width / 2, height / 2), amplitudes=((120.0, 0.0), (0.0, 60.0)),
+    target_motion = Motion(start=(width / 2, height / 2), amplitudes=((120.0, 0.0), (0.0, 60.0)),
                        freqs=(omega, 2 * omega), phases=((np.pi / 2, 0.0), (0.0, 0.0)),
                        scale=1.0, scale_wobble=0.35, scale_freq=omega, angle=0.0, spin=15.0 / max(num_frames, 1))
     # The distractor crosses the frame in a straight line, passing just below the target mid-clip.
     middle = num_frames / 2
-    meet, meet_scale, _ = target_path.at(middle)
+    meet, meet_scale, _ = target_motion.at(middle)
     velocity = np.array([-300.0 / max(num_frames, 1), 0.0])
     start = meet + np.array([0.0, 42 * meet_scale * 1.4]) - velocity * middle
-    distractor_path = Path(start=tuple(start), velocity=tuple(velocity), scale=meet_scale)
-    scene = Scene(background, Actor(target, target_path), (Actor(lookalike, distractor_path),))
+    distractor_motion = Motion(start=tuple(start), velocity=tuple(velocity), scale=meet_scale)
+    scene = Scene(background, Actor(target, target_motion), (Actor(lookalike, distractor_motion),))
     return render_clip(scene, num_frames)
 
 
-def _random_path(rng: np.random.Generator, start: np.ndarray, scale: float, unit: float) -> Path:
+def _random_motion(rng: np.random.Generator, start: np.ndarray, scale: float, unit: float) -> Motion:
     """A smooth random path: drift, one wobble, slow scale change and spin; ``unit`` = frame's short side."""
     speed, heading = rng.uniform(0, 0.012 * unit), rng.uniform(0, 2 * np.pi)
-    return Path(start=(float(start[0]), float(start[1])),
+    return Motion(start=(float(start[0]), float(start[1])),
                 velocity=(speed * np.cos(heading), speed * np.sin(heading)),
                 amplitudes=(tuple(rng.uniform(0, 0.04 * unit, 2)),), freqs=(rng.uniform(0.05, 0.3),),
                 phases=(tuple(rng.uniform(0, 2 * np.pi, 2)),),
@@ -336,7 +336,7 @@ class SyntheticPairs:
         side = rng.uniform(0.12, 0.35) * unit
         scale = max(side / max(sprite.alpha.shape), 1.5 * self.limits.min_box_size / min(sprite.alpha.shape))
         start = rng.uniform(0.25, 0.75, 2) * (width, height)
-        target = Actor(sprite, _random_path(rng, start, scale, unit))
+        target = Actor(sprite, _random_motion(rng, start, scale, unit))
         same_kind = [i for i in self.by_label[still.label] if i != target_index]
         distractors = []
         for _ in range(int(rng.integers(1, self.max_distractors + 1))):
@@ -344,12 +344,12 @@ class SyntheticPairs:
                      if same_kind else self._lookalike(rng, sprite))
             other_scale = side * rng.uniform(0.8, 1.25) / max(other.alpha.shape)
             meet_time = rng.uniform(0, gap)
-            meet, _, _ = target.path.at(meet_time)
+            meet, _, _ = target.motion.at(meet_time)
             heading = rng.uniform(0, 2 * np.pi)
             meet = meet + rng.uniform(0.6, 1.6) * side * np.array([np.cos(heading), np.sin(heading)])
-            path = _random_path(rng, meet, other_scale, unit)
-            path = Path(**{**path.__dict__, "start": tuple(meet - np.asarray(path.velocity) * meet_time)})
-            distractors.append(Actor(other, path, in_front=bool(rng.random() < self.occlusion_prob)))
+            motion = _random_motion(rng, meet, other_scale, unit)
+            motion = replace(motion, start=tuple(meet - np.asarray(motion.velocity) * meet_time))
+            distractors.append(Actor(other, motion, in_front=bool(rng.random() < self.occlusion_prob)))
         return Scene(background, target, tuple(distractors))
 
     def _usable(self, frame: RenderedFrame, min_visibility: float) -> bool:
@@ -365,8 +365,8 @@ class SyntheticPairs:
             if self._usable(first, 0.9) and self._usable(later, 0.5):
                 break
         else:
-            scene = Scene(scene.background, Actor(scene.target.sprite, Path(start=scene.target.path.start,
-                                                                             scale=scene.target.path.scale)))
+            still = Motion(start=scene.target.motion.start, scale=scene.target.motion.scale)
+            scene = Scene(scene.background, Actor(scene.target.sprite, still))
             first, later = render(scene, 0), render(scene, 0)
         if rng.random() < 0.5:
             first, later = later, first

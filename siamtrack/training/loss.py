@@ -1,9 +1,17 @@
 """SiamFC's loss: balanced logistic loss against a disc of positives at the score map's centre."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+
+@lru_cache(maxsize=8)
+def _labels_on(size: tuple[int, int], radius_px: float, stride: int, device: torch.device) -> torch.Tensor:
+    """:func:`logistic_labels` made once per map size and device."""
+    return logistic_labels(size, radius_px, stride).to(device)
 
 
 def logistic_labels(size: tuple[int, int], radius_px: float, stride: int) -> torch.Tensor:
@@ -33,7 +41,7 @@ class BalancedLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         """Loss of score maps ``(N, 1, H, W)`` whose target lies at the centre of every map."""
-        labels = logistic_labels(logits.shape[-2:], self.radius_px, self.stride).to(logits.device)
+        labels = _labels_on(tuple(logits.shape[-2:]), self.radius_px, self.stride, logits.device)
         positives = labels.sum()
         weights = torch.where(labels > 0, 0.5 / positives, 0.5 / (labels.numel() - positives))
         weights = (weights / logits.shape[0]).expand_as(logits)
