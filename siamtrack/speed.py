@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import logging
 import os
 import platform
 import time
@@ -30,6 +31,8 @@ from siamtrack.models.siamese import SiameseNet, build_model
 from siamtrack.tracking.calibration import calibration_crops
 from siamtrack.tracking.reference import ReferenceSiamFC
 from siamtrack.tracking.tracker import SiamFCTracker
+
+log = logging.getLogger(__name__)
 
 BOX_TOLERANCE_PX = 0.5
 
@@ -227,8 +230,12 @@ def _gflop_per_frame(mode: Mode, device: torch.device, clip: Clip, boxes: list[n
     return counter.get_total_flops() / 1e9
 
 
-def matmul_gflops(device: torch.device, size: int = 1024, repeats: int = 10) -> float:
-    """Achieved float32 GFLOP/s of a ``size``-square matrix product: the device's practical peak."""
+def matmul_gflops(device: torch.device, size: int | None = None, repeats: int = 10) -> float:
+    """Achieved float32 GFLOP/s of a square matrix product: the device's practical peak.
+
+    ``size`` defaults to 1024 on a CPU and 4096 on a GPU (big enough to hide launch latency).
+    """
+    size = size or (4096 if device.type == "cuda" else 1024)
     a, b = (torch.randn(size, size, device=device) for _ in range(2))
     times = []
     for i in range(repeats + 2):
@@ -291,6 +298,8 @@ def benchmark(modes: list[Mode], clip: Clip, device: torch.device, targets: Sequ
             if single is not None and count > 1 and not row.estimated:
                 row.cost_vs_single = single.fps / (row.fps * count)
             report.rows.append(row)
+            log.info("%s (%s, %s targets): %s%.2f fps", mode.name, mode.engine, count,
+                     "~" if row.estimated else "", row.fps)
     return report
 
 
@@ -309,7 +318,7 @@ def format_report(report: Report) -> str:
         f"{os.cpu_count()} cores",
         f"clip: {report.clip} {report.frame_size[0]}x{report.frame_size[1]}, {report.frames} frames, "
         f"median of {report.runs} runs after warm-up; decode alone {report.decode_fps:.0f} fps",
-        f"fp32 matmul (1024^2) on this device, same run: {report.matmul_gflops:.0f} GFLOP/s",
+        f"fp32 square matmul on this device, same run: {report.matmul_gflops:.0f} GFLOP/s",
     ]
     if report.tf32 is not None:
         lines.append(f"CUDA TF32 tensor cores for convolutions and matmul: {'on' if report.tf32 else 'off (strict fp32)'}")
@@ -366,7 +375,7 @@ def build_modes(names: Sequence[str], default: tuple[SiameseNet, Config, bool],
              "default": lambda: mode("default", default),
              "onnx": lambda: mode("onnx", default, backend="onnx", onnx_dir=""),
              "fast": lambda: mode("fast", fast),
-             "fast-torch": lambda: mode("fast-torch", fast, backend="torch"),
+             "fast-onnx": lambda: mode("fast-onnx", fast, backend="onnx", onnx_dir=""),
              "fast-int8": int8}
     unknown = [n for n in names if n not in known]
     if unknown:

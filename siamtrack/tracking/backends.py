@@ -36,23 +36,34 @@ class Backend(Protocol):
         against ``kernels`` (one per target, as :meth:`embed` returned them)."""
 
 
+# On a CPU, batches of more crop pixels than one SiamFC pyramid (3 x 255 x 255) ran about 20% slower
+# per crop (activations no longer fit in cache; docs/speed.md), so larger batches go in chunks.
+CPU_BATCH_PIXELS = 3 * 255 * 255
+
+
 class TorchBackend:
     """PyTorch inference: BatchNorm folded into the convolutions, uint8 crops in, channels-last.
 
     Channels-last (NHWC) is the layout oneDNN's CPU convolutions and cuDNN's tensor-core kernels
-    prefer, and it makes the uint8 NHWC crops a free view instead of a transposing copy.
+    prefer (on a CPU 1.6x faster than NCHW for AlexNet, whose NCHW max-pooling is slow), and it
+    makes the uint8 NHWC crops a free view instead of a transposing copy.
     """
 
     def __init__(self, net: SiameseNet, device: torch.device) -> None:
         self.device = device
         self.embedder = CropEmbedder(net.backbone).to(device).to(memory_format=torch.channels_last)
         self.head = net.head
+        self.batch_pixels = CPU_BATCH_PIXELS if device.type == "cpu" else None
         if device.type == "cuda":
             # Fixed crop sizes: let cuDNN pick its fastest convolution algorithm once per shape.
             torch.backends.cudnn.benchmark = True
 
     def embed(self, crops: np.ndarray) -> torch.Tensor:
-        return self.embedder(torch.from_numpy(crops).to(self.device, non_blocking=True))
+        batch = torch.from_numpy(crops).to(self.device, non_blocking=True)
+        if self.batch_pixels is None:
+            return self.embedder(batch)
+        chunk = max(1, self.batch_pixels // (crops.shape[1] * crops.shape[2]))
+        return torch.cat([self.embedder(part) for part in batch.split(chunk)])
 
     def score(self, kernels: torch.Tensor, crops: np.ndarray) -> torch.Tensor:
         return self.head(kernels, self.embed(crops))
@@ -87,6 +98,9 @@ class OnnxBackend:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1
+        # Between two frames the tracker crops and post-processes on the same cores; ONNX Runtime's
+        # spin-waiting workers would take them away (2x slower on 2 cores, docs/speed.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.backbone, self.head = (onnxruntime.InferenceSession(m, options, providers=["CPUExecutionProvider"])
                                     for m in models)
 
