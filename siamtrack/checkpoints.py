@@ -38,7 +38,9 @@ def load_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
     try:
         state = torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as exc:  # torch raises many types for corrupt files
-        raise SiamtrackError(f"cannot read weights file {path}: {exc.__class__.__name__}: {exc}") from None
+        reason = str(exc).splitlines()[0] if isinstance(exc, (RuntimeError, EOFError, OSError)) and str(exc) else \
+            "not a PyTorch weights file, or a damaged one"
+        raise SiamtrackError(f"cannot read weights file {path}: {reason}") from None
     if not isinstance(state, dict) or "model" not in state:
         raise SiamtrackError(f"{path} is not a siamtrack weights file (no 'model' entry)")
     return state

@@ -60,8 +60,13 @@ def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
 
 
 def _worker_init(_: int) -> None:
-    """DataLoader workers: one thread each, and Ctrl-C is the main process's business."""
+    """DataLoader workers: one thread each; stop signals are the main process's business.
+
+    A signal sent to the whole process group (Ctrl-C, ``timeout``, ``kill -- -PGID``) must not
+    kill the workers under the main process while it finishes its step and saves a checkpoint.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
 
