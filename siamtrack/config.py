@@ -96,6 +96,7 @@ class TrainConfig:
     bf16: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     channels_last: bool = True  # channels-last memory format on CUDA (ignored on CPU)
     keep_checkpoints: int = 2  # resume checkpoints kept in --out (older ones are deleted)
+    init_weights: str = ""  # weights file to start from instead of random init (fine-tuning); "" = random
 
 
 @dataclass

@@ -27,6 +27,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--init-weights", type=Path, help="start from these weights (fine-tuning): train.init_weights")
     parser.add_argument("--workers", type=int, help="DataLoader workers per process (default: train.workers)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args()
@@ -39,6 +40,8 @@ def main() -> int:
             cfg.train.epochs = args.epochs
         if args.batch_size is not None:
             cfg.train.batch_size = args.batch_size
+        if args.init_weights is not None:
+            cfg.train.init_weights = str(args.init_weights.resolve())
         result = train(cfg, args.data, args.out, resume=args.resume, device=args.device, workers=args.workers,
                        progress=not args.no_progress)
     except SiamtrackError as exc:

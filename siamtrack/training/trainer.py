@@ -111,6 +111,8 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)
         self.net = build_model(cfg.model)
         init_weights(self.net)
+        if cfg.train.init_weights:
+            self._load_initial_weights(resolve_path(cfg.train.init_weights))
         self.net.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
         self.model: nn.Module = (DistributedDataParallel(self.net, device_ids=[self.device.index] if self.cuda else None)
                                  if self.world > 1 else self.net)
@@ -157,6 +159,15 @@ class Trainer:
             raise SiamtrackError("train.lr_initial and train.lr_final must be positive")
         if self.workers < 0:
             raise SiamtrackError("the number of workers cannot be negative")
+
+    def _load_initial_weights(self, path: Path) -> None:
+        """Start from trained weights (fine-tuning) instead of the random initialisation."""
+        saved = load_checkpoint(path)
+        if "config" in saved and saved["config"]["model"] != self.cfg.to_dict()["model"]:
+            raise SiamtrackError(f"train.init_weights {path} holds model {saved['config']['model']}, "
+                                 f"not the configured {self.cfg.to_dict()['model']}")
+        self.net.load_state_dict(saved["model"])
+        log.info("starting from the weights in %s", path)
 
     def _open_validation(self, data_root: Path) -> ValidationSet | None:
         if self.cfg.train.val_every <= 0:
