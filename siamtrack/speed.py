@@ -69,6 +69,7 @@ class Row:
     search: str
     targets: int
     fps: float
+    cpu_ms: float | None = None
     fps_with_decode: float | None = None
     estimated: bool = False
     gflop_per_frame: float | None = None
@@ -173,24 +174,34 @@ def _tracker(mode: Mode, device: torch.device) -> Any:
     return SiamFCTracker(mode.net, mode.cfg, device)
 
 
-def _time_updates(tracker: Any, clip: Clip, boxes: list[np.ndarray], runs: int,
-                  warmup: int) -> tuple[float, np.ndarray, float]:
-    """Median fps of ``update`` over ``runs`` passes; the last pass's boxes; its re-detected fraction."""
+@dataclass
+class _Timing:
+    fps: float
+    cpu_ms: float
+    boxes: np.ndarray
+    redetected: float
+
+
+def _time_updates(tracker: Any, clip: Clip, boxes: list[np.ndarray], runs: int, warmup: int) -> _Timing:
+    """Median fps and process CPU time (all threads) per ``update`` over ``runs`` passes, with the
+    last pass's boxes and the fraction of target-frames it searched at the re-detection size."""
     tracker.init(clip.frames[0], boxes)
     for frame in clip.frames[1:1 + warmup]:
         tracker.update(frame)
-    rates, redetected = [], []
+    rates, cpu, redetected = [], [], []
     for _ in range(runs):
         tracker.init(clip.frames[0], boxes)
-        tracked, wide, start = [], 0, time.perf_counter()
+        tracked, wide, start, cpu_start = [], 0, time.perf_counter(), time.process_time()
         for frame in clip.frames[1:]:
             tracked.append(tracker.update(frame))
             crop_sizes = getattr(tracker, "crop_sizes", None)
             if crop_sizes is not None:
                 wide += int(np.sum(crop_sizes > tracker.cfg.instance_size))
         rates.append((len(clip.frames) - 1) / (time.perf_counter() - start))
+        cpu.append((time.process_time() - cpu_start) / (len(clip.frames) - 1) * 1000)
         redetected.append(wide / ((len(clip.frames) - 1) * len(boxes)))
-    return float(np.median(rates)), np.array(tracked).reshape(len(tracked), -1, 4), redetected[-1]
+    return _Timing(float(np.median(rates)), float(np.median(cpu)), np.array(tracked).reshape(len(tracked), -1, 4),
+                   redetected[-1])
 
 
 def _time_with_decode(tracker: Any, clip: Clip, box: np.ndarray, runs: int) -> float:
@@ -265,6 +276,7 @@ def benchmark(modes: list[Mode], clip: Clip, device: torch.device, targets: Sequ
     single-target time (it is N independent trackers), marked as estimated.
     """
     targets = sorted(set(targets) | {1})
+    modes = sorted(modes, key=lambda m: not m.reference)  # its boxes and times are the yardstick
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     name = cpu_name() if device.type != "cuda" else f"{torch.cuda.get_device_name(device)} (host {cpu_name()})"
     report = Report(f"{device.type}: {name}",
@@ -281,8 +293,9 @@ def benchmark(modes: list[Mode], clip: Clip, device: torch.device, targets: Sequ
                 row.fps, row.estimated = reference_fps[1] / count, True
             else:
                 tracker = _tracker(mode, device)
-                row.fps, tracked, redetected = _time_updates(tracker, clip, boxes, runs, warmup)
-                row.redetect_fraction = redetected if mode.cfg.redetect_instance_size else None
+                timing = _time_updates(tracker, clip, boxes, runs, warmup)
+                row.fps, row.cpu_ms, tracked = timing.fps, timing.cpu_ms, timing.boxes
+                row.redetect_fraction = timing.redetected if mode.cfg.redetect_instance_size else None
                 row.gflop_per_frame = _gflop_per_frame(mode, device, clip, boxes)
                 if count == 1:
                     row.fps_with_decode = _time_with_decode(tracker, clip, clip.box, runs)
@@ -321,11 +334,13 @@ def format_report(report: Report) -> str:
         f"fp32 square matmul on this device, same run: {report.matmul_gflops:.0f} GFLOP/s",
     ]
     if report.tf32 is not None:
-        lines.append(f"CUDA TF32 tensor cores for convolutions and matmul: {'on' if report.tf32 else 'off (strict fp32)'}")
+        tf32 = "on" if report.tf32 else "off (strict fp32)"
+        lines.append(f"CUDA TF32 tensor cores for convolutions and matmul: {tf32}")
     if not all(r.trained for r in report.rows):
         lines.append("weights: untrained where marked '*' (speed only; boxes are not meaningful for accuracy)")
     header = (f"{'mode':<11} {'engine':<8} {'backbone':<12} {'search':<9} {'N':>3} {'fps':>7} {'fps+dec':>7} "
-              f"{'ms/frame':>8} {'x ref':>6} {'N-cost':>6} {'GFLOP/f':>7} {'GFLOP/s':>7} {'%mm':>4} {'wide':>4}")
+              f"{'ms/frame':>8} {'cpu-ms':>7} {'x ref':>6} {'N-cost':>6} {'GFLOP/f':>7} {'GFLOP/s':>7} "
+              f"{'%mm':>4} {'wide':>4}")
     lines += [header, "-" * len(header)]
     for r in report.rows:
         def opt(value: float | None, fmt: str) -> str:
@@ -334,12 +349,15 @@ def format_report(report: Report) -> str:
         peak = None if r.gflops is None or r.estimated else 100 * r.gflops / report.matmul_gflops
         lines.append(
             f"{r.mode + ('' if r.trained else '*'):<11} {r.engine:<8} {r.backbone:<12} {r.search:<9} {r.targets:>3} "
-            f"{fps:>7} {opt(r.fps_with_decode, '.2f'):>7} {1000 / r.fps:>8.1f} {opt(r.speedup, '.1f'):>6} "
+            f"{fps:>7} {opt(r.fps_with_decode, '.2f'):>7} {1000 / r.fps:>8.1f} {opt(r.cpu_ms, '.1f'):>7} "
+            f"{opt(r.speedup, '.1f'):>6} "
             f"{opt(r.cost_vs_single, '.2f'):>6} {opt(r.gflop_per_frame, '.2f'):>7} "
             f"{opt(None if r.estimated else r.gflops, '.0f'):>7} {opt(peak, '.0f'):>4} "
             f"{opt(r.redetect_fraction, '.0%'):>4}")
-    lines.append("N-cost: time for N targets in one tracker / N x its 1-target time (below 1: batching pays); "
-                 "~: estimated as N x the 1-target reference; wide: target-frames searched at the re-detection size")
+    lines.append("cpu-ms: process CPU time per frame, all threads (on a loaded machine, wall time can exceed "
+                 "cpu-ms / threads); N-cost: time for N targets in one tracker / N x its 1-target time (below 1: "
+                 "batching pays); ~: estimated as N x the 1-target reference; wide: target-frames searched at the "
+                 "re-detection size")
     for name, diff in report.box_checks.items():
         verdict = "PASS" if diff < BOX_TOLERANCE_PX else "FAIL"
         lines.append(f"boxes {name} vs reference (fp32, 1 target, {report.frames - 1} frames): "
@@ -375,7 +393,7 @@ def build_modes(names: Sequence[str], default: tuple[SiameseNet, Config, bool],
              "default": lambda: mode("default", default),
              "onnx": lambda: mode("onnx", default, backend="onnx", onnx_dir=""),
              "fast": lambda: mode("fast", fast),
-             "fast-onnx": lambda: mode("fast-onnx", fast, backend="onnx", onnx_dir=""),
+             "fast-torch": lambda: mode("fast-torch", fast, backend="torch"),
              "fast-int8": int8}
     unknown = [n for n in names if n not in known]
     if unknown:

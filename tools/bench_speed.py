@@ -30,9 +30,9 @@ from siamtrack import SiamtrackError, resolve_device  # noqa: E402
 from siamtrack.config import REPO_ROOT  # noqa: E402
 from siamtrack.speed import benchmark, build_modes, format_report, load_clip, network  # noqa: E402
 
-MODES = ("reference", "default", "onnx", "fast", "fast-onnx", "fast-int8")
-CPU_MODES = ["reference", "default", "onnx", "fast", "fast-onnx", "fast-int8"]
-GPU_MODES = ["reference", "default", "fast"]
+MODES = ("reference", "default", "onnx", "fast", "fast-torch", "fast-int8")
+CPU_MODES = ["reference", "default", "onnx", "fast", "fast-torch", "fast-int8"]
+GPU_MODES = ["reference", "default", "fast-torch"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,8 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--targets", type=int, nargs="+", default=[1, 4, 16], help="numbers of targets to time")
     parser.add_argument("--modes", nargs="+", choices=MODES,
                         help=f"what to time (default on CPU: {' '.join(CPU_MODES)}; on CUDA: {' '.join(GPU_MODES)}); "
-                             "fast = configs/siamfc_fast.yaml, fast-onnx = the same on ONNX Runtime, fast-int8 = with an "
-                             "int8 backbone calibrated on the clip")
+                             "fast = configs/siamfc_fast.yaml (ONNX Runtime), fast-torch = the same on PyTorch, "
+                             "fast-int8 = with an int8 backbone calibrated on the clip")
     parser.add_argument("--reference-targets", type=int, default=1,
                         help="time the reference up to this many targets; above, N x its 1-target time")
     parser.add_argument("--config", help="config of reference/default/onnx (default: configs/siamfc_alexnet.yaml)")

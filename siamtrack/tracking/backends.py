@@ -91,7 +91,8 @@ class OnnxBackend:
             paths = [folder / BACKBONE_FILE, folder / HEAD_FILE]
             missing = [str(p) for p in paths if not p.is_file()]
             if missing:
-                raise SiamtrackError(f"onnx_dir {folder} lacks {', '.join(missing)}: write them with tools/export_onnx.py")
+                raise SiamtrackError(f"onnx_dir {folder} lacks {', '.join(missing)}: "
+                                     "write them with tools/export_onnx.py")
             models = [p.read_bytes() for p in paths]
         else:
             models = to_onnx(net, cfg.exemplar_size, cfg.instance_size)

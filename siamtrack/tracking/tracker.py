@@ -103,8 +103,6 @@ class SiamFCTracker(Tracker):
         self.response_stride = net.backbone.stride / cfg.response_up
         sizes = {cfg.instance_size, cfg.redetect_instance_size or cfg.instance_size}
         self.grids = {size: self._grid(size) for size in sorted(sizes)}
-        self.upscale_size = self.grids[cfg.instance_size].upscale_size
-        self.window = cosine_window(self.upscale_size)
         self.score: float | np.ndarray = 0.0
         self._responses: list[torch.Tensor] = []
         self._response_cache: np.ndarray | list[np.ndarray] | None = None
