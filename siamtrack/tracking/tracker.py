@@ -37,13 +37,13 @@ def validate_box(box: Box, frame_shape: tuple[int, ...]) -> np.ndarray:
     if values.size != 4:
         raise SiamtrackError(f"box {box!r} must have four numbers x,y,w,h, got {values.size}")
     if not np.all(np.isfinite(values)):
-        raise SiamtrackError(f"box {tuple(box)} contains NaN or infinity")
+        raise SiamtrackError(f"box {tuple(values.tolist())} contains NaN or infinity")
     x, y, w, h = values
     if w <= 0 or h <= 0:
-        raise SiamtrackError(f"box {tuple(values)} has width or height <= 0")
+        raise SiamtrackError(f"box {tuple(values.tolist())} has width or height <= 0")
     height, width = frame_shape[:2]
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-        raise SiamtrackError(f"box {tuple(values)} lies wholly outside the {width}x{height} frame")
+        raise SiamtrackError(f"box {tuple(values.tolist())} lies wholly outside the {width}x{height} frame")
     return values
 
 
