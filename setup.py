@@ -11,6 +11,7 @@ setup(
         "opencv-contrib-python>=4.8",
         "numpy>=1.24",
         "got10k>=0.1.3",
+        "six",  # imported by got10k, not declared by it
         "tqdm",
         "PyYAML",
     ],
