@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cv2  # noqa: E402
 import torch  # noqa: E402
 
-from siamtrack import SiamtrackError, resolve_device  # noqa: E402
+from siamtrack import resolve_device  # noqa: E402
+from siamtrack.errors import reports_errors  # noqa: E402
 from siamtrack.config import REPO_ROOT  # noqa: E402
 from siamtrack.speed import benchmark, build_modes, format_report, load_clip, network  # noqa: E402
 
@@ -66,27 +67,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="  measured %(message)s")
-    try:
-        if args.threads is not None:
-            torch.set_num_threads(args.threads)
-            cv2.setNumThreads(args.threads)
-        device = resolve_device(args.device)
-        torch.backends.cudnn.allow_tf32 = args.tf32
-        torch.backends.cuda.matmul.allow_tf32 = args.tf32
-        names = args.modes or (GPU_MODES if device.type == "cuda" else CPU_MODES)
-        clip = load_clip(args.demo_dir, args.clip, args.frames)
-        with tempfile.TemporaryDirectory() as workdir:
-            modes = build_modes(names, network(args.weights, args.config),
-                                network(args.fast_weights, args.fast_config), clip, workdir)
-            if device.type == "cuda":  # ONNX Runtime (CPU build) would not run on the GPU
-                modes = [m for m in modes if m.cfg.backend == "torch"]
-            report = benchmark(modes, clip, device, args.targets, args.runs, args.warmup, args.reference_targets)
-    except SiamtrackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
+    device = resolve_device(args.device)
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    names = args.modes or (GPU_MODES if device.type == "cuda" else CPU_MODES)
+    clip = load_clip(args.demo_dir, args.clip, args.frames)
+    with tempfile.TemporaryDirectory() as workdir:
+        modes = build_modes(names, network(args.weights, args.config),
+                            network(args.fast_weights, args.fast_config), clip, workdir)
+        if device.type == "cuda":  # ONNX Runtime (CPU build) would not run on the GPU
+            modes = [m for m in modes if m.cfg.backend == "torch"]
+        report = benchmark(modes, clip, device, args.targets, args.runs, args.warmup, args.reference_targets)
     print(format_report(report))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

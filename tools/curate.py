@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 from siamtrack.data.curate import curate_got10k_subset, curate_stills
-from siamtrack.errors import SiamtrackError
+from siamtrack.errors import reports_errors
 
 
+@reports_errors
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--got10k", type=Path, help="GOT-10k-layout root (its train/ is curated)")
@@ -20,18 +21,14 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=255, help="side of the curated crops")
     parser.add_argument("--quality", type=int, default=85, help="JPEG quality")
     args = parser.parse_args()
-    try:
-        if args.got10k:
-            for subset in args.subsets.split(","):
-                n = curate_got10k_subset(args.got10k / subset, args.out / "got10k" / subset,
-                                         args.frame_step, args.size, quality=args.quality)
-                print(f"{subset}: {n} frames")
-        for stills in args.stills:
-            n = curate_stills(stills, args.out / "stills" / stills.name, args.size, quality=args.quality)
-            print(f"{stills.name}: {n} crops")
-    except SiamtrackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.got10k:
+        for subset in args.subsets.split(","):
+            n = curate_got10k_subset(args.got10k / subset, args.out / "got10k" / subset,
+                                     args.frame_step, args.size, quality=args.quality)
+            print(f"{subset}: {n} frames")
+    for stills in args.stills:
+        n = curate_stills(stills, args.out / "stills" / stills.name, args.size, quality=args.quality)
+        print(f"{stills.name}: {n} crops")
     return 0
 
 

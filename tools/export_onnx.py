@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from siamtrack import SiamtrackError, load_model  # noqa: E402
+from siamtrack.errors import reports_errors  # noqa: E402
 from siamtrack.config import REPO_ROOT  # noqa: E402
 from siamtrack.models.export import export_onnx  # noqa: E402
 from siamtrack.tracking.calibration import calibration_crops  # noqa: E402
@@ -48,19 +49,16 @@ def calibration_sequences(root: Path, subset: str, count: int) -> list:
     return [dataset[i] for i in range(0, len(dataset), step)][:count]
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        net, cfg = load_model(args.weights, args.config)
-        calibration = None
-        if args.int8:
-            sequences = calibration_sequences(args.calibration, args.calibration_subset, args.calibration_sequences)
-            calibration = calibration_crops(sequences, cfg.tracker)
-        paths = export_onnx(net, args.out, cfg.tracker.exemplar_size, cfg.tracker.instance_size, calibration)
-    except SiamtrackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    net, cfg = load_model(args.weights, args.config)
+    calibration = None
+    if args.int8:
+        sequences = calibration_sequences(args.calibration, args.calibration_subset, args.calibration_sequences)
+        calibration = calibration_crops(sequences, cfg.tracker)
+    paths = export_onnx(net, args.out, cfg.tracker.exemplar_size, cfg.tracker.instance_size, calibration)
     for path in paths:
         print(f"wrote {path}")
     print(f"track with it: tracker.backend: onnx, tracker.onnx_dir: {args.out}")

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from siamtrack.config import REPO_ROOT, ModelConfig  # noqa: E402
 from siamtrack.data.synthetic import demo_sequence  # noqa: E402
-from siamtrack.errors import SiamtrackError  # noqa: E402
+from siamtrack.errors import reports_errors  # noqa: E402
 from siamtrack.loading import DEFAULT_WEIGHTS, load_model  # noqa: E402
 from siamtrack.models import build_model  # noqa: E402
 from siamtrack.tracking.geometry import crop_square  # noqa: E402
@@ -89,17 +89,14 @@ def equivariance_figure(net: torch.nn.Module, description: str, path: Path) -> N
     plt.close(fig)
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
                         help="trained weights to use if present (default: the shipped weights)")
     args = parser.parse_args(argv)
-    try:
-        net, description = network(args.weights)
-        equivariance_figure(net, description, FIGURES / "translation_equivariance.png")
-    except SiamtrackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    net, description = network(args.weights)
+    equivariance_figure(net, description, FIGURES / "translation_equivariance.png")
     print(f"wrote {FIGURES / 'translation_equivariance.png'} ({description})")
     return 0
 

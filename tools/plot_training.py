@@ -6,21 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from siamtrack.errors import SiamtrackError
+from siamtrack.errors import reports_errors
 from siamtrack.training.plots import plot_learning_curve
 
 
+@reports_errors
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("metrics", type=Path, help="metrics.jsonl written by tools/train.py (or its run folder)")
     parser.add_argument("--out", type=Path, help="PNG to write (default: learning_curve.png beside the metrics)")
     args = parser.parse_args()
     metrics = args.metrics / "metrics.jsonl" if args.metrics.is_dir() else args.metrics
-    try:
-        out = plot_learning_curve(metrics, args.out or metrics.with_name("learning_curve.png"))
-    except SiamtrackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    out = plot_learning_curve(metrics, args.out or metrics.with_name("learning_curve.png"))
     print(out)
     return 0
 

@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from siamtrack import SiamtrackError  # noqa: E402
+from siamtrack.errors import reports_errors  # noqa: E402
 from siamtrack.evaluation.benchmark import run_benchmark  # noqa: E402
 from siamtrack.evaluation.datasets import DATASETS  # noqa: E402
 
@@ -42,6 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
@@ -49,9 +50,6 @@ def main(argv: list[str] | None = None) -> int:
         scores = run_benchmark(args.dataset, args.root, args.trackers.split(","), version=args.version,
                                weights=args.weights, config=args.config, device=args.device,
                                report_dir=args.report_dir)
-    except SiamtrackError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -21,6 +21,8 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
+from siamtrack.errors import reports_errors  # noqa: E402  (light: the package loads torch only when used)
+
 DEMO_VIDEO = Path("out/demo.mp4")
 DEMO_BOXES = Path("out/demo_boxes.txt")
 
@@ -100,16 +102,13 @@ def run(args: argparse.Namespace) -> None:
         print(f"mean IoU against the ground truth over {len(overlaps)} tracked frames: {overlaps.mean():.3f}")
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from siamtrack.errors import SiamtrackError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         run(args)
-    except SiamtrackError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 from siamtrack.config import load_config
-from siamtrack.errors import SiamtrackError
+from siamtrack.errors import reports_errors
 from siamtrack.training.trainer import train
 
 
+@reports_errors
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=None, help="YAML config or a name in configs/ (default: siamfc_alexnet)")
@@ -44,9 +45,6 @@ def main() -> int:
             cfg.train.init_weights = str(args.init_weights.resolve())
         result = train(cfg, args.data, args.out, resume=args.resume, device=args.device, workers=args.workers,
                        progress=not args.no_progress)
-    except SiamtrackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:  # Ctrl-C before training started (while indexing the data)
         print("interrupted before the first step: nothing saved", file=sys.stderr)
         return 130

@@ -37,6 +37,8 @@ def _curate_crop(image: np.ndarray, box: np.ndarray, out_size: int, exemplar_siz
 def curate_got10k_subset(src: Path, dst: Path, frame_step: int = 1, out_size: int = 255,
                          exemplar_size: int = 127, context: float = 0.5, quality: int = 85) -> int:
     """Curate every sequence of a GOT-10k-layout subset folder (with ``list.txt``); returns frames written."""
+    if not (src / "list.txt").is_file():
+        raise SiamtrackError(f"{src} is not a GOT-10k-layout subset (no list.txt)")
     names = (src / "list.txt").read_text().split()
     dst.mkdir(parents=True, exist_ok=True)
     written = 0
@@ -78,6 +80,8 @@ def curate_stills(src: Path, dst: Path, out_size: int = 255, exemplar_size: int 
 
     Boxes with a side under ``min_side`` px are left out: blown up to exemplar size they are blur.
     """
+    if not (src / "boxes.tsv").is_file():
+        raise SiamtrackError(f"{src} is not a stills set (no boxes.tsv)")
     with open(src / "boxes.tsv", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     (dst / "images").mkdir(parents=True, exist_ok=True)
