@@ -22,16 +22,25 @@ DEFAULT_CONFIG = CONFIG_DIR / "siamfc_alexnet.yaml"
 
 @dataclass
 class ModelConfig:
-    """The Siamese network: backbone name (see ``models.backbones.BACKBONES``) and head scale."""
+    """The Siamese network: backbone (see ``models.backbones.BACKBONES``) and head (``xcorr``: SiamFC's
+    score map; ``box``: depthwise correlation with classification and box maps)."""
 
     backbone: str = "alexnet"
-    out_scale: float = 0.001
+    out_scale: float = 0.001  # xcorr head: score map = out_scale * xcorr + bias
+    head: str = "xcorr"
+    channels: int = 96  # box head: width of the neck and towers
+    template_cells: int = 5  # box head: side of the exemplar-feature centre used as the kernel
 
 
 @dataclass
 class TrackerConfig:
-    """SiamFC-3s tracking hyper-parameters (Bertinetto et al. 2016, siamfc-pytorch values)."""
+    """Tracking hyper-parameters; defaults are SiamFC-3s's (Bertinetto et al. 2016, siamfc-pytorch values).
 
+    ``loop`` names the tracker loop (``tracking.builder.LOOPS``): ``siamfc`` (scale pyramid) for the
+    xcorr head, ``box`` (one search, boxes from the map) for the box head.
+    """
+
+    loop: str = "siamfc"
     exemplar_size: int = 127
     instance_size: int = 255
     context: float = 0.5
@@ -43,6 +52,9 @@ class TrackerConfig:
     window_influence: float = 0.176
     min_scale: float = 0.2
     max_scale: float = 5.0
+    # Box loop: penalty on changes of scale and aspect ratio (SiamRPN's k), and the size update rate.
+    penalty_k: float = 0.1
+    size_lr: float = 0.35
     # Re-detection: a target whose score falls under redetect_below is searched, next frame, in a
     # crop of redetect_instance_size pixels (same resolution, wider region); 0 turns it off.
     redetect_below: float = 0.0
