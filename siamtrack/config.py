@@ -102,6 +102,12 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     pos_radius: float = 16.0  # score cells within this L1 distance (pixels) of the centre are positives
+    pos_ellipse: float = 0.5  # box head: positives within this fraction of the box's half-sides of its centre
+    box_weight: float = 2.0  # box head: weight of the GIoU loss beside the focal loss
+    optimizer: str = "sgd"  # sgd (SiamFC) or adamw
+    freeze_backbone_epochs: int = 0  # epochs at the start that train only the head (pretrained backbones)
+    backbone_stages: int = 0  # after the freeze, how many last stages of the backbone train (0: all of it)
+    backbone_lr_scale: float = 1.0  # learning rate of the backbone relative to the head's (SiamRPN++: 0.1)
     seed: int = 0  # seeds the weights and every pair (pair i of epoch e is the same for any worker count)
     workers: int = 4  # DataLoader worker processes per rank
     val_every: int = 1  # validate by tracking every this many epochs (0: never)

@@ -54,12 +54,10 @@ class SiameseNet(nn.Module):
         return x_first + step * (outputs + head.template_cells // 2) - kernel_centre - search_size / 2
 
 
-def build_model(cfg: ModelConfig, pretrained: bool = False) -> SiameseNet:
-    """The network a :class:`ModelConfig` describes; ``pretrained`` loads the backbone's ImageNet
-    weights where it has some (training starts there; shipped weights replace them)."""
+def build_model(cfg: ModelConfig) -> SiameseNet:
+    """The network a :class:`ModelConfig` describes, with the backbone's and head's own initialisation
+    (training loads a pretrained backbone's ImageNet weights; shipped weights replace everything)."""
     backbone = build_backbone(cfg.backbone)
-    if pretrained and hasattr(backbone, "load_pretrained"):
-        backbone.load_pretrained()
     if cfg.head == "xcorr":
         return SiameseNet(backbone, XCorrHead(cfg.out_scale))
     if cfg.head == "box":
