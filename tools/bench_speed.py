@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Tracking speed on a real clip: reference vs default vs fast mode vs ONNX Runtime, 1/4/16 targets.
+"""Tracking speed on a real clip: reference vs default vs fast mode vs ONNX Runtime vs the box model
+vs NanoTrack / VitTrack, 1/4/16 targets.
 
     tools/bench_speed.py --threads 2                       # CPU, untrained networks (speed only)
     tools/bench_speed.py --device cuda --json out/speed_gpu.json
     tools/bench_speed.py --weights weights/siamfc_alexnet.pth --fast-weights weights/siamfc_fast.pth
+    tools/bench_speed.py --threads 2 --targets 1 --modes reference box nano vit --box-weights weights/efficientnet_box.pth
 
 Times ``tracker.update`` (decode excluded, and included) as the median of several passes after
 warm-up, the plain reference in the same run; checks that the fp32 paths give the reference's boxes
@@ -31,9 +33,9 @@ from siamtrack.errors import reports_errors  # noqa: E402
 from siamtrack.config import REPO_ROOT  # noqa: E402
 from siamtrack.speed import benchmark, build_modes, format_report, load_clip, network  # noqa: E402
 
-MODES = ("reference", "default", "onnx", "fast", "fast-torch", "fast-int8")
-CPU_MODES = ["reference", "default", "onnx", "fast", "fast-torch", "fast-int8"]
-GPU_MODES = ["reference", "default", "fast-torch"]
+MODES = ("reference", "default", "onnx", "fast", "fast-torch", "fast-int8", "box", "box-torch", "nano", "vit")
+CPU_MODES = ["reference", "default", "onnx", "fast", "fast-torch", "fast-int8", "box", "box-torch", "nano"]
+GPU_MODES = ["reference", "default", "fast-torch", "box-torch"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,13 +52,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--modes", nargs="+", choices=MODES,
                         help=f"what to time (default on CPU: {' '.join(CPU_MODES)}; on CUDA: {' '.join(GPU_MODES)}); "
                              "fast = configs/siamfc_fast.yaml (ONNX Runtime), fast-torch = the same on PyTorch, "
-                             "fast-int8 = with an int8 backbone calibrated on the clip")
+                             "fast-int8 = with an int8 backbone calibrated on the clip, box = the EfficientNet box "
+                             "model (ONNX Runtime), box-torch = the same on PyTorch, nano / vit = OpenCV's "
+                             "NanoTrack v2 / VitTrack")
     parser.add_argument("--reference-targets", type=int, default=1,
                         help="time the reference up to this many targets; above, N x its 1-target time")
     parser.add_argument("--config", help="config of reference/default/onnx (default: configs/siamfc_alexnet.yaml)")
     parser.add_argument("--weights", type=Path, help="weights for reference/default/onnx (default: untrained)")
     parser.add_argument("--fast-config", default="siamfc_fast", help="config of the fast modes")
     parser.add_argument("--fast-weights", type=Path, help="weights for the fast modes (default: untrained)")
+    parser.add_argument("--box-config", default="efficientnet_box", help="config of the box modes")
+    parser.add_argument("--box-weights", type=Path, help="weights for the box modes (default: untrained)")
     parser.add_argument("--tf32", action="store_true",
                         help="on CUDA, let convolutions use TF32 tensor cores (PyTorch's default; not fp32 exact)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
@@ -80,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     names = args.modes or (GPU_MODES if device.type == "cuda" else CPU_MODES)
     clip = load_clip(args.demo_dir, args.clip, args.frames)
     with tempfile.TemporaryDirectory() as workdir:
+        box = network(args.box_weights, args.box_config) if any(n.startswith("box") for n in names) else None
         modes = build_modes(names, network(args.weights, args.config),
-                            network(args.fast_weights, args.fast_config), clip, workdir)
-        if device.type == "cuda":  # ONNX Runtime (CPU build) would not run on the GPU
-            modes = [m for m in modes if m.cfg.backend == "torch"]
+                            network(args.fast_weights, args.fast_config), clip, workdir, box)
+        if device.type == "cuda":  # ONNX Runtime (CPU build) and OpenCV's trackers would not run on the GPU
+            modes = [m for m in modes if m.cfg is not None and m.cfg.backend == "torch"]
         report = benchmark(modes, clip, device, args.targets, args.runs, args.warmup, args.reference_targets)
     print(format_report(report))
     if args.json:

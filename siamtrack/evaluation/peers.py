@@ -77,6 +77,7 @@ class OpenCVTracker(Tracker):
         self._check_creates(kind)
         self._tracker: Any = None
         self._box = np.zeros(4)
+        self.score = float("nan")
 
     def _check_creates(self, kind: str) -> None:
         try:
@@ -93,10 +94,12 @@ class OpenCVTracker(Tracker):
         self._box = np.asarray(box, dtype=np.float64)
 
     def update(self, image: Any) -> np.ndarray:
-        """The target's box (x, y, w, h) in the next frame."""
+        """The target's box (x, y, w, h) in the next frame; :attr:`score` is the tracker's own
+        confidence where it has one (Nano, Vit), else NaN."""
         found, box = self._tracker.update(to_bgr(image))
         if found:
             self._box = np.asarray(box, dtype=np.float64)
+        self.score = float(self._tracker.getTrackingScore()) if hasattr(self._tracker, "getTrackingScore") else float("nan")
         return self._box.copy()
 
 
