@@ -6,7 +6,7 @@ on exactly the same frames (PIL RGB images, which every tracker here converts to
 Spec forms: ``siamtrack`` (``--weights``/``--config``), ``siamtrack=PATH`` (another weights file),
 ``cv:NAME`` for a tracker of the installed OpenCV (``cv:MIL``, ``cv:KCF``, ``cv:CSRT``...), and
 ``cv:Nano`` / ``cv:Nano=DIR`` for NanoTrack with the ONNX files in ``DIR`` (default
-``../shared/peers/nanotrack_v2`` beside the repository).
+``../shared/peers/nanotrack_v2``, from the working directory or beside the repository checkout).
 """
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 from got10k.trackers import Tracker
 
-from siamtrack.config import REPO_ROOT
+from siamtrack import resources
 from siamtrack.data.images import to_bgr
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import load_tracker
 
-DEFAULT_NANO_DIR = REPO_ROOT.parent / "shared" / "peers" / "nanotrack_v2"
+DEFAULT_NANO_DIR = Path("../shared/peers/nanotrack_v2")
 NANO_FILES = {"backbone": "nanotrack_backbone_sim.onnx", "neckhead": "nanotrack_head_sim.onnx"}
 
 
@@ -57,7 +57,7 @@ class OpenCVTracker(Tracker):
             raise SiamtrackError(f"OpenCV {cv2.__version__} installed here has no tracker '{kind}' "
                                  f"(it has: {', '.join(available)})")
         if kind == "Nano":
-            self._create = _nano_factory(Path(model_dir) if model_dir else DEFAULT_NANO_DIR)
+            self._create = _nano_factory(resources.resolve(model_dir or DEFAULT_NANO_DIR))
             name = "cv-Nano" if model_dir is None else f"cv-Nano-{Path(model_dir).name}"
         elif model_dir is not None:
             raise SiamtrackError(f"cv:{kind} takes no model path (only cv:Nano=DIR does)")
