@@ -52,7 +52,7 @@ setup(
         "vot": ["vot-trax>=4.0.1", "attributee==0.1.9", "pylatex>=1.3", "jsonschema>=3.2", "numba>=0.47",
                 "requests>=2.22", "colorama>=0.4.3", "packaging>=20", "dominate>=2.5", "cachetools>=4.1",
                 "bidict>=0.19", "phx-class-registry>=5.0", "lazy-object-proxy>=1.9"],
-        "dev": ["pytest", "build", "onnx", "onnxruntime"],
+        "dev": ["pytest", "setuptools>=70.1", "onnx", "onnxruntime"],
     },
     entry_points={"console_scripts": ["siamtrack = siamtrack.cli:main"]},
 )

@@ -165,8 +165,8 @@ def test_torchrun_shards_sequences_and_rank0_merges(tmp_path):
 
 
 def test_vot_toolkit_evaluates_siamtrack_through_trax(tmp_path, random_weights):
-    pytest.importorskip("vot", reason="vot-toolkit is an optional extra: pip install vot-toolkit==0.9.0 "
-                                      "attributee==0.1.9")
+    pytest.importorskip("vot", reason="vot-toolkit is an optional extra (make test installs it): "
+                                      "pip install --no-deps -r requirements-vot.txt")
     from siamtrack.evaluation.vot_integration import make_workspace
     write_otb_sequence(tmp_path / "clips", "otb_clip", nan_frame=4)  # one sequence: one tracker process
     workspace = make_workspace(tmp_path / "clips", tmp_path / "ws", weights=str(random_weights), device="cpu")

@@ -8,7 +8,7 @@ and device from the environment variables ``SIAMTRACK_WEIGHTS``, ``SIAMTRACK_CON
 ``python -m siamtrack.evaluation.vot_integration --make-workspace DIR --sequences FOLDER`` builds a VOT
 workspace from sequences in OTB or GOT-10k layout (frames linked, not copied) with a one-pass stack
 that names no dataset, so the toolkit never tries to download one. vot-toolkit is an optional extra:
-``pip install vot-toolkit==0.9.0 attributee==0.1.9`` (0.1.10 breaks vot-toolkit 0.9 on Python 3.11).
+``pip install --no-deps -r requirements-vot.txt`` (tested pins; see docs/benchmarks.md for why ``--no-deps``).
 """
 from __future__ import annotations
 
