@@ -45,7 +45,7 @@ class TrackerConfig:
     redetect_below: float = 0.0
     redetect_instance_size: int = 0
     # Inference engine: "torch" (PyTorch, any device) or "onnx" (ONNX Runtime, CPU); onnx_dir holds
-    # the graphs tools/export_onnx.py writes (empty: exported from the weights when the tracker starts).
+    # the graphs siamtrack export writes (empty: exported from the weights when the tracker starts).
     backend: str = "torch"
     onnx_dir: str = ""
 
