@@ -57,7 +57,7 @@ class DataConfig:
     max_frame_gap: int = 100  # exemplar and search frame of a video at most this many frames apart
     mix: dict = field(default_factory=lambda: {"video": 0.6, "stills": 0.2, "synthetic": 0.2})  # share of each pair source
     stills: list = field(default_factory=lambda: ["../shared/data/stills/coco128",
-                                                  "../shared/data/stills/imagenet_vid_frames"])  # images/ + boxes.tsv sets (defaults: data beside a checkout; relative: see resources.resolve)
+                                                  "../shared/data/stills/imagenet_vid_frames"])  # images/ + boxes.tsv sets (defaults: the data beside a checkout)
     pairs_per_epoch: int = 9000  # pairs drawn per epoch, over all sources
     val_root: str = "../shared/data/got10k-mini/val"  # GOT-10k-layout split to validate on when --data has no val/
     val_max_frames: int = 100  # frames tracked per validation sequence (0: all)
