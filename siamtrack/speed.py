@@ -382,7 +382,7 @@ def build_modes(names: Sequence[str], default: tuple[SiameseNet, Config, bool],
 
     Each of ``default``, ``fast`` and ``box`` is ``(net, config, trained)``. ``fast-int8`` quantises the fast
     backbone into ``workdir``, calibrated on the clip's own frames around its first box (enough
-    for timing; for accuracy export with ``tools/export_onnx.py --int8``).
+    for timing; for accuracy export with ``siamtrack export --int8``).
     """
     def mode(name: str, spec: tuple[SiameseNet, Config, bool], **changes: Any) -> Mode:
         net, cfg, trained = spec

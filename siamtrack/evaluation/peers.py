@@ -7,7 +7,7 @@ Spec forms: ``siamtrack`` (``--weights``/``--config``), ``siamtrack=PATH`` (anot
 ``cv:NAME`` for a tracker of the installed OpenCV (``cv:MIL``, ``cv:KCF``, ``cv:CSRT``...), and the
 OpenCV trackers that run a model: ``cv:Nano`` / ``cv:Nano=DIR`` (NanoTrack, the ONNX files in ``DIR``,
 default ``../shared/peers/nanotrack_v2``) and ``cv:Vit`` / ``cv:Vit=DIR`` (VitTrack, default
-``../shared/peers/vittrack``), the defaults beside the repository.
+``../shared/peers/vittrack``); default folders from the working directory or beside the repository checkout.
 """
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ import cv2
 import numpy as np
 from got10k.trackers import Tracker
 
-from siamtrack.config import REPO_ROOT
+from siamtrack import resources
 from siamtrack.data.images import to_bgr
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import load_tracker
 
-PEERS_DIR = REPO_ROOT.parent / "shared" / "peers"
-# OpenCV trackers that need model files: default folder, files (params field -> file name).
+PEERS_DIR = Path("../shared/peers")
+# OpenCV trackers that need model files: default folder under PEERS_DIR, files (params field -> file name).
 MODEL_PEERS = {
     "Nano": ("nanotrack_v2", {"backbone": "nanotrack_backbone_sim.onnx", "neckhead": "nanotrack_head_sim.onnx"}),
     "Vit": ("vittrack", {"net": "object_tracking_vittrack_2023sep.onnx"}),
@@ -66,7 +66,7 @@ class OpenCVTracker(Tracker):
             raise SiamtrackError(f"OpenCV {cv2.__version__} installed here has no tracker '{kind}' "
                                  f"(it has: {', '.join(available)})")
         if kind in MODEL_PEERS:
-            self._create = _model_factory(kind, Path(model_dir) if model_dir else PEERS_DIR / MODEL_PEERS[kind][0])
+            self._create = _model_factory(kind, resources.resolve(model_dir or PEERS_DIR / MODEL_PEERS[kind][0]))
             name = f"cv-{kind}" if model_dir is None else f"cv-{kind}-{Path(model_dir).name}"
         elif model_dir is not None:
             raise SiamtrackError(f"cv:{kind} takes no model path (only {', '.join(f'cv:{k}=DIR' for k in MODEL_PEERS)} do)")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from siamtrack.config import REPO_ROOT, TrackerConfig
+from siamtrack import resources
+from siamtrack.config import TrackerConfig
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.export import BACKBONE_FILE, HEAD_FILE, CropEmbedder, to_onnx
 from siamtrack.models.siamese import SiameseNet
@@ -78,8 +78,9 @@ class TorchBackend:
 class OnnxBackend:
     """ONNX Runtime inference of the graphs :func:`siamtrack.models.export.to_onnx` writes.
 
-    The graphs come from ``onnx_dir`` (see ``tools/export_onnx.py``; a relative path is looked up
-    from the current folder, then from the repository root), and then replace ``net``'s weights;
+    The graphs come from ``onnx_dir`` (see ``siamtrack export``; a relative path is found by
+    :func:`siamtrack.resources.resolve`: the working directory, else the shipped ``weights/...``),
+    and then replace ``net``'s weights;
     when ``onnx_dir`` is empty they are exported from ``net`` in memory. Runs on the CPU with as
     many threads as PyTorch is set to use.
     """
@@ -91,14 +92,12 @@ class OnnxBackend:
             raise SiamtrackError("backend 'onnx' needs the onnxruntime package: pip install onnxruntime") from None
         self.device = torch.device("cpu")
         if cfg.onnx_dir:
-            folder = Path(cfg.onnx_dir)
-            if not folder.is_absolute() and not folder.exists():
-                folder = REPO_ROOT / folder
+            folder = resources.resolve(cfg.onnx_dir)
             paths = [folder / BACKBONE_FILE, folder / HEAD_FILE]
             missing = [str(p) for p in paths if not p.is_file()]
             if missing:
                 raise SiamtrackError(f"onnx_dir {folder} lacks {', '.join(missing)}: "
-                                     "write them with tools/export_onnx.py")
+                                     "write them with siamtrack export")
             models = [p.read_bytes() for p in paths]
         else:
             models = to_onnx(net, cfg.exemplar_size, cfg.instance_size, [cfg.redetect_instance_size or cfg.instance_size])

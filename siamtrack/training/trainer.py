@@ -28,10 +28,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from siamtrack import distributed
+from siamtrack import distributed, resources
 from siamtrack.checkpoints import load_checkpoint, save_atomic
 from siamtrack.config import Config, TrainConfig
-from siamtrack.data.datasets import resolve_path
 from siamtrack.data.pairs import PairSampler, build_pair_dataset
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import resolve_device
@@ -142,7 +141,7 @@ class Trainer:
         else:
             init_weights(self.net.backbone)
         if cfg.train.init_weights:
-            self._load_initial_weights(resolve_path(cfg.train.init_weights))
+            self._load_initial_weights(resources.resolve(cfg.train.init_weights))
         self.net.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
         self.model: nn.Module = self.net
         self._trainable: tuple[int, ...] | None = None
@@ -210,10 +209,10 @@ class Trainer:
             return None
         split = data_root / "val"
         if not (split / "list.txt").is_file():
-            split = resolve_path(self.cfg.data.val_root)
+            split = resources.resolve(self.cfg.data.val_root)
         if not (split / "list.txt").is_file():
-            log.warning("no validation split (%s/val nor data.val_root %s): validation disabled",
-                        data_root, split)
+            log.warning("no validation split (%s/val nor data.val_root %s): validation disabled "
+                        "(point data.val_root at a GOT-10k-layout split to validate)", data_root, split)
             return None
         val_set = ValidationSet.open(split, self.cfg.data.val_max_frames)
         log.info("validation: %d sequences in %s", len(val_set), split)
