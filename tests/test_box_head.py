@@ -152,3 +152,42 @@ def test_many_targets_in_one_pass_equal_single_runs(box_net, shared_data) -> Non
         alone.init(frames[0], box)
         single = np.stack([alone.update(f) for f in frames[1:]])
         np.testing.assert_allclose(joint[:, t], single, atol=1e-3)
+
+
+BOX_WEIGHTS = "weights/efficientnet_box.pth"
+
+
+@pytest.fixture(scope="module")
+def shipped_box_tracker():
+    from siamtrack import load_tracker, resources
+
+    return load_tracker(resources.find(BOX_WEIGHTS, resources.WEIGHTS, ".pth"), device="cpu")
+
+
+def test_shipped_box_weights_track_the_synthetic_demo(shipped_box_tracker) -> None:
+    from siamtrack.data.synthetic import demo_sequence
+    from siamtrack.evaluation.metrics import iou
+
+    frames, boxes = demo_sequence()
+    shipped_box_tracker.init(frames[0], boxes[0])
+    tracked = np.stack([boxes[0]] + [shipped_box_tracker.update(f) for f in frames[1:]])
+    assert iou(tracked, boxes).mean() > 0.5
+
+
+@pytest.mark.parametrize("sequence", ["OTB_Dog1", "VOT_ball", "UAV123_car14"])
+def test_shipped_box_score_drops_when_the_target_is_hidden(shipped_box_tracker, shared_data, sequence: str) -> None:
+    from siamtrack.data.images import read_image
+
+    root = shared_data / "got10k-mini" / "val" / sequence
+    first, second = (read_image(p) for p in sorted(root.glob("*.jpg"))[:2])
+    truth = np.loadtxt(root / "groundtruth.txt", delimiter=",")
+    shipped_box_tracker.init(first, truth[0])
+    shipped_box_tracker.update(second)
+    visible = shipped_box_tracker.score
+    # The same frame with the target (and a quarter of its size around it) painted over.
+    hidden = second.copy()
+    x, y, w, h = truth[1].astype(int)
+    hidden[max(y - h // 4, 0):y + h + h // 4, max(x - w // 4, 0):x + w + w // 4] = second.reshape(-1, 3).mean(axis=0)
+    shipped_box_tracker.init(first, truth[0])
+    shipped_box_tracker.update(hidden)
+    assert visible > 0.6 and shipped_box_tracker.score < 0.3, (visible, shipped_box_tracker.score)

@@ -56,9 +56,8 @@ def init_weights(net: nn.Module) -> None:
 
 def parameter_groups(net: SiameseNet, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Optimizer groups: the head at ``lr_initial``, the backbone at ``backbone_lr_scale`` times it."""
-    backbone = [p for p in net.backbone.parameters()]
-    head = [p for p in net.head.parameters()]
-    groups = [{"params": head, "lr": cfg.lr_initial}]
+    backbone = list(net.backbone.parameters())
+    groups = [{"params": list(net.head.parameters()), "lr": cfg.lr_initial}]
     if backbone:
         groups.append({"params": backbone, "lr": cfg.lr_initial * cfg.backbone_lr_scale})
     return groups
