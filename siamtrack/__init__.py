@@ -22,7 +22,10 @@ _EXPORTS = {
     "load_model": "siamtrack.loading",
     "load_tracker": "siamtrack.loading",
     "resolve_device": "siamtrack.loading",
-    "SiamFCTracker": "siamtrack.tracking.tracker",
+    "SiameseTracker": "siamtrack.tracking.tracker",
+    "SiamFCTracker": "siamtrack.tracking.siamfc",
+    "BoxTracker": "siamtrack.tracking.boxes",
+    "build_tracker": "siamtrack.tracking.builder",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

@@ -99,33 +99,46 @@ class Section:
 
 @dataclass
 class ModelConfig(Section):
-    """The Siamese network: backbone name (see ``models.backbones.BACKBONES``) and head scale."""
+    """The Siamese network: backbone (see ``models.backbones.BACKBONES``) and head (``xcorr``: SiamFC's
+    score map; ``box``: depthwise correlation with classification and box maps)."""
 
     SECTION: ClassVar[str] = "model"
     RULES: ClassVar[dict[str, Rule]] = {
         "backbone": registered("siamtrack.models.backbones", "BACKBONES", "backbone"),
         "out_scale": POSITIVE,
+        "head": registered("siamtrack.models.siamese", "HEADS", "head"),
+        "channels": between(1, 4096),
+        "template_cells": between(1, 64),
     }
 
     backbone: str = "alexnet"
-    out_scale: float = 0.001
+    out_scale: float = 0.001  # xcorr head: score map = out_scale * xcorr + bias
+    head: str = "xcorr"
+    channels: int = 96  # box head: width of the neck and towers
+    template_cells: int = 5  # box head: side of the exemplar-feature centre used as the kernel
 
 
 @dataclass
 class TrackerConfig(Section):
-    """SiamFC-3s tracking hyper-parameters (Bertinetto et al. 2016, siamfc-pytorch values)."""
+    """Tracking hyper-parameters; defaults are SiamFC-3s's (Bertinetto et al. 2016, siamfc-pytorch values).
+
+    ``loop`` names the tracker loop (``tracking.builder.LOOPS``): ``siamfc`` (scale pyramid) for the
+    xcorr head, ``box`` (one search, boxes from the map) for the box head.
+    """
 
     SECTION: ClassVar[str] = "tracker"
     RULES: ClassVar[dict[str, Rule]] = {
+        "loop": registered("siamtrack.tracking.builder", "LOOPS", "tracker loop"),
         "exemplar_size": CROP_SIZE, "instance_size": CROP_SIZE, "context": NON_NEGATIVE,
         "scale_num": between(1, 15), "scale_step": between(0, 2, low_open=True),
         "scale_penalty": between(0, 1, low_open=True), "scale_lr": PROBABILITY,
         "response_up": between(1, 64), "window_influence": PROBABILITY,
-        "min_scale": POSITIVE, "max_scale": POSITIVE,
+        "min_scale": POSITIVE, "max_scale": POSITIVE, "penalty_k": NON_NEGATIVE, "size_lr": PROBABILITY,
         "redetect_below": PROBABILITY, "redetect_instance_size": between(0, 1024),
         "backend": registered("siamtrack.tracking.backends", "BACKENDS", "backend"),
     }
 
+    loop: str = "siamfc"
     exemplar_size: int = 127
     instance_size: int = 255
     context: float = 0.5
@@ -137,6 +150,9 @@ class TrackerConfig(Section):
     window_influence: float = 0.176
     min_scale: float = 0.2
     max_scale: float = 5.0
+    # Box loop: penalty on changes of scale and aspect ratio (SiamRPN's k), and the size update rate.
+    penalty_k: float = 0.1
+    size_lr: float = 0.35
     # Re-detection: a target whose score falls under redetect_below is searched, next frame, in a
     # crop of redetect_instance_size pixels (same resolution, wider region); 0 turns it off.
     redetect_below: float = 0.0
@@ -211,7 +227,11 @@ class TrainConfig(Section):
     SECTION: ClassVar[str] = "train"
     RULES: ClassVar[dict[str, Rule]] = {
         "epochs": at_least(1), "batch_size": at_least(1), "lr_initial": POSITIVE, "lr_final": POSITIVE,
-        "momentum": FRACTION, "weight_decay": NON_NEGATIVE, "pos_radius": POSITIVE, "seed": NON_NEGATIVE,
+        "momentum": FRACTION, "weight_decay": NON_NEGATIVE, "pos_radius": POSITIVE,
+        "pos_ellipse": between(0, 1, low_open=True), "box_weight": NON_NEGATIVE,
+        "optimizer": Rule("sgd or adamw", lambda v: v in ("sgd", "adamw")),
+        "freeze_backbone_epochs": NON_NEGATIVE, "backbone_stages": NON_NEGATIVE,
+        "backbone_lr_scale": NON_NEGATIVE, "seed": NON_NEGATIVE,
         "workers": NON_NEGATIVE, "val_every": NON_NEGATIVE, "keep_checkpoints": at_least(1),
         "checkpoint_every": NON_NEGATIVE,
     }
@@ -223,6 +243,12 @@ class TrainConfig(Section):
     momentum: float = 0.9
     weight_decay: float = 5e-4
     pos_radius: float = 16.0  # score cells within this L1 distance (pixels) of the centre are positives
+    pos_ellipse: float = 0.5  # box head: positives within this fraction of the box's half-sides of its centre
+    box_weight: float = 2.0  # box head: weight of the GIoU loss beside the focal loss
+    optimizer: str = "sgd"  # sgd (SiamFC) or adamw
+    freeze_backbone_epochs: int = 0  # epochs at the start that train only the head (pretrained backbones)
+    backbone_stages: int = 0  # after the freeze, how many last stages of the backbone train (0: all of it)
+    backbone_lr_scale: float = 1.0  # learning rate of the backbone relative to the head's (SiamRPN++: 0.1)
     seed: int = 0  # seeds the weights and every pair (pair i of epoch e is the same for any worker count)
     workers: int = 4  # DataLoader worker processes per rank
     val_every: int = 1  # validate by tracking every this many epochs (0: never)

@@ -1,4 +1,4 @@
-"""From files to a ready tracker: weights + config + device -> :class:`SiamFCTracker`."""
+"""From files to a ready tracker: weights + config + device -> the tracker loop the config names."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +10,8 @@ from siamtrack.checkpoints import load_checkpoint, load_weights
 from siamtrack.config import REPO_ROOT, Config, config_from_dict, load_config
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.siamese import SiameseNet, build_model
-from siamtrack.tracking.tracker import SiamFCTracker
+from siamtrack.tracking.builder import build_tracker
+from siamtrack.tracking.tracker import SiameseTracker
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def load_model(weights: str | Path | None = None, config: str | Path | Config | 
 
 
 def load_tracker(weights: str | Path | None = None, config: str | Path | Config | None = None,
-                 device: str | torch.device | None = None) -> SiamFCTracker:
-    """A SiamFC tracker with trained weights, ready for ``init(frame, box)`` / ``update(frame)``."""
+                 device: str | torch.device | None = None) -> SiameseTracker:
+    """A tracker with trained weights (the loop its config names), ready for ``init(frame, box)`` / ``update(frame)``."""
     net, cfg = load_model(weights, config)
-    return SiamFCTracker(net, cfg.tracker, resolve_device(device))
+    return build_tracker(net, cfg.tracker, resolve_device(device))

@@ -30,7 +30,7 @@ from siamtrack.models.export import export_onnx
 from siamtrack.models.siamese import SiameseNet, build_model
 from siamtrack.tracking.calibration import calibration_crops
 from siamtrack.tracking.reference import ReferenceSiamFC
-from siamtrack.tracking.tracker import SiamFCTracker
+from siamtrack.tracking.builder import build_tracker
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class _ReferenceGroup:
 def _tracker(mode: Mode, device: torch.device) -> Any:
     if mode.reference:
         return _ReferenceGroup(lambda: ReferenceSiamFC(mode.net, mode.cfg, device))
-    return SiamFCTracker(mode.net, mode.cfg, device)
+    return build_tracker(mode.net, mode.cfg, device)
 
 
 @dataclass
@@ -234,7 +234,7 @@ def _gflop_per_frame(mode: Mode, device: torch.device, clip: Clip, boxes: list[n
     if mode.reference:
         tracker = _tracker(mode, device)
     else:
-        tracker = SiamFCTracker(mode.net, dataclasses.replace(mode.cfg, backend="torch"), device)
+        tracker = build_tracker(mode.net, dataclasses.replace(mode.cfg, backend="torch"), device)
     tracker.init(clip.frames[0], boxes)
     with FlopCounterMode(display=False) as counter:
         tracker.update(clip.frames[1])

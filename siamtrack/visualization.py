@@ -14,7 +14,7 @@ import numpy as np
 from siamtrack.errors import SiamtrackError
 
 if TYPE_CHECKING:
-    from siamtrack.tracking.tracker import SiamFCTracker
+    from siamtrack.tracking.tracker import SiameseTracker
 
 # BGR colours, one per target (cycled when there are more targets).
 PALETTE = ((0, 255, 0), (0, 128, 255), (255, 0, 255), (255, 255, 0), (0, 0, 255), (255, 128, 0))
@@ -92,7 +92,7 @@ class SearchRegions:
     still describe the regions around the previous ones.
     """
 
-    def __init__(self, tracker: SiamFCTracker) -> None:
+    def __init__(self, tracker: SiameseTracker) -> None:
         self.tracker = tracker
         self.center = tracker.center.copy()
 
@@ -100,9 +100,9 @@ class SearchRegions:
         """2x3 affine map from a cell ``(col, row)`` of ``target``'s upsampled response to the image
         position (continuous ``x, y``) that the cell scores as the target's centre."""
         tracker = self.tracker
-        crop_size = int(tracker.crop_sizes[target])
-        cell = tracker.response_stride * tracker.search_side[target] / crop_size
-        origin = self.center[target] - (tracker.grids[crop_size].upscale_size - 1) / 2 * cell
+        pixels_per_crop_pixel = tracker.search_side[target] / int(tracker.crop_sizes[target])
+        cell, first = (v * pixels_per_crop_pixel for v in tracker.response_cells(target))
+        origin = self.center[target] + first
         return np.array([[cell, 0.0, origin[0]], [0.0, cell, origin[1]]])
 
 

@@ -9,7 +9,7 @@ import torch
 from siamtrack.checkpoints import save_atomic
 from siamtrack.config import Config, ModelConfig, TrackerConfig
 from siamtrack.models import build_model
-from siamtrack.tracking.tracker import SiamFCTracker
+from siamtrack.tracking.siamfc import SiamFCTracker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -82,7 +82,7 @@ def test_crops_put_the_target_at_the_centre_at_the_tracker_scale() -> None:
     x, y, w, h = boxes[0].astype(int)
     image[y:y + h, x:x + w] = 255
     transform = PairTransform(max_stretch=0.0, max_shift=0, color_jitter=0.0, gray_prob=0.0, blur_prob=0.0)
-    z, xs = transform(PairSample(image, boxes[0], image, boxes[0], "video"), np.random.default_rng(0))
+    z, xs, _ = transform(PairSample(image, boxes[0], image, boxes[0], "video"), np.random.default_rng(0))
     assert z.shape == (3, 127, 127) and xs.shape == (3, 239, 239) and z.dtype == torch.uint8
     white_z = (z[0] > 128).nonzero().float()
     white_x = (xs[0] > 128).nonzero().float()

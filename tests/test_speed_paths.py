@@ -18,7 +18,7 @@ from siamtrack.models.export import export_onnx
 from siamtrack.models.fusion import fold_batchnorm
 from siamtrack.tracking.calibration import calibration_crops
 from siamtrack.tracking.reference import ReferenceSiamFC
-from siamtrack.tracking.tracker import SiamFCTracker, bicubic_matrix
+from siamtrack.tracking.siamfc import SiamFCTracker, bicubic_matrix
 
 NUM_FRAMES = 4
 BOX_TOLERANCE_PX = 0.5

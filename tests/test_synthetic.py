@@ -98,7 +98,7 @@ def test_synthetic_pairs_have_the_same_target_at_the_centre_of_both_crops(colour
     for seed in range(8):
         sample = pairs.sample(np.random.default_rng(seed))
         assert isinstance(sample, PairSample) and sample.kind == "synthetic"
-        z, x = transform(sample, np.random.default_rng(seed))
+        z, x, _ = transform(sample, np.random.default_rng(seed))
         z_centre = z[:, 63, 63].numpy().astype(int)
         x_centre = x[:, 119, 119].numpy().astype(int)
         assert z_centre[2] > 200, "exemplar centre must be the (red-channel saturated) target"

@@ -7,7 +7,7 @@ import pytest
 from siamtrack.config import ModelConfig, TrackerConfig
 from siamtrack.errors import SiamtrackError
 from siamtrack.models import build_model
-from siamtrack.tracking.tracker import SiamFCTracker
+from siamtrack.tracking.siamfc import SiamFCTracker
 from siamtrack.visualization import SearchRegions, draw_response, draw_tracks, select_box
 
 SHIFT = np.array([13.0, -7.0])

@@ -35,7 +35,8 @@ class PairSource(Protocol):
 class PairDataset(Dataset):
     """``pairs_per_epoch`` pairs per epoch drawn from ``sources`` in the proportions of ``mix``.
 
-    ``dataset[(epoch, i)]`` is ``(z, x)``: uint8 CHW tensors of the exemplar (127 px) and search crop.
+    ``dataset[(epoch, i)]`` is ``(z, x, box)``: uint8 CHW tensors of the exemplar (127 px) and search
+    crop, and the target's box in the search crop (see :class:`PairTransform`).
     """
 
     def __init__(self, sources: Mapping[str, PairSource], mix: Mapping[str, float], transform: PairTransform,
@@ -64,7 +65,7 @@ class PairDataset(Dataset):
         kind = self.kinds[rng.choice(len(self.kinds), p=self.weights)]
         return self.sources[kind].sample(rng), rng
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         sample, rng = self._draw(key)
         return self.transform(sample, rng)
 

@@ -3,7 +3,10 @@
 As in siamfc-pytorch: each crop is the tracker's context region (``context_size``) around the box,
 randomly stretched by a few percent, the search crop shifted by a few pixels, resampled with a
 random interpolation. Colour gain, grayscale and blur augment appearance. Crops stay BGR uint8
-(0-255, what the tracker feeds the network once cast to float): no normalisation.
+(0-255, what the tracker feeds the network once cast to float): no normalisation. The target's box
+in the search crop comes along for heads that regress it; for those, ``max_shift`` is large (tens of
+pixels) so that the target is not always in the middle, the position bias padding would let a
+network learn.
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_N
 
 @dataclass(frozen=True)
 class PairTransform:
-    """``(sample, rng) -> (z, x)``: uint8 CHW tensors of the exemplar and search crops."""
+    """``(sample, rng) -> (z, x, box)``: uint8 CHW tensors of the exemplar and search crops, and the
+    target's ``(x1, y1, x2, y2)`` in the search crop (float32, continuous pixel coordinates)."""
 
     exemplar_size: int = 127
     search_size: int = 239
@@ -40,25 +44,28 @@ class PairTransform:
                    data.still_stretch, data.max_shift, data.color_jitter, data.gray_prob, data.blur_prob)
 
     def crop(self, image: np.ndarray, box: np.ndarray, out_size: int, stretch: float,
-             shift: np.ndarray, interpolation: int) -> np.ndarray:
-        """The tracker's crop of ``box`` at ``out_size`` px, its scale multiplied by ``stretch``, moved by ``shift`` px."""
+             shift: np.ndarray, interpolation: int) -> tuple[np.ndarray, np.ndarray]:
+        """The tracker's crop of ``box`` at ``out_size`` px, its scale multiplied by ``stretch``, moved by
+        ``shift`` px; and ``box`` as ``(x1, y1, x2, y2)`` in the crop."""
         box = np.asarray(box, dtype=np.float64)
         size = float(context_size(box[2:], self.context)) * out_size / self.exemplar_size / stretch
         centre = box[:2] + box[2:] / 2 + np.asarray(shift) * size / out_size
         mean = image.reshape(-1, 3).mean(axis=0)
-        return crop_square(image, centre, size, out_size, mean, interpolation)
+        corner = (box[:2] - centre) * out_size / size + out_size / 2
+        in_crop = np.concatenate([corner, corner + box[2:] * out_size / size])
+        return crop_square(image, centre, size, out_size, mean, interpolation), in_crop
 
     def _appearance(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         gain = 1 + rng.uniform(-self.color_jitter, self.color_jitter, 3)
         return np.clip(crop * gain.astype(np.float32), 0, 255).astype(np.uint8)
 
-    def __call__(self, sample: PairSample, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, sample: PairSample, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x_stretch = self.still_stretch if sample.kind == "stills" else self.max_stretch
         shift = rng.integers(-self.max_shift, self.max_shift + 1, 2)
-        z = self.crop(sample.z_image, sample.z_box, self.exemplar_size,
+        z, _ = self.crop(sample.z_image, sample.z_box, self.exemplar_size,
                       1 + rng.uniform(-self.max_stretch, self.max_stretch), np.zeros(2),
                       INTERPOLATIONS[rng.integers(len(INTERPOLATIONS))])
-        x = self.crop(sample.x_image, sample.x_box, self.search_size,
+        x, box = self.crop(sample.x_image, sample.x_box, self.search_size,
                       1 + rng.uniform(-x_stretch, x_stretch), shift,
                       INTERPOLATIONS[rng.integers(len(INTERPOLATIONS))])
         z, x = self._appearance(z, rng), self._appearance(x, rng)
@@ -66,7 +73,7 @@ class PairTransform:
             x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.5, 1.5))
         if rng.random() < self.gray_prob:
             z, x = (cv2.cvtColor(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for c in (z, x))
-        return to_chw(z), to_chw(x)
+        return to_chw(z), to_chw(x), torch.from_numpy(box.astype(np.float32))
 
 
 def to_chw(crop: np.ndarray) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """Feature extractors for the Siamese network, chosen by name from the config.
 
-Every backbone is fully convolutional with no padding and a total stride of 8, so a 127x127
-exemplar and a 255x255 search image give feature maps whose cross-correlation is 17x17.
+SiamFC's backbones (AlexNet, the parameter-free pixels) are fully convolutional with no padding
+and a total stride of 8, so a 127x127 exemplar and a 255x255 search image give feature maps whose
+cross-correlation is 17x17. ``efficientnet_lite0`` (ImageNet-pretrained, stride 16, SAME padding)
+feeds the box head; it lives in :mod:`siamtrack.models.efficientnet`.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from siamtrack.errors import SiamtrackError
+from siamtrack.models.efficientnet import EfficientNetLite0
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> list[nn.Module]:
@@ -70,6 +73,7 @@ BACKBONES: dict[str, Callable[[], nn.Module]] = {
     "alexnet": AlexNet,
     "alexnet_half": lambda: AlexNet(width=0.5),
     "pixels": PixelEmbedding,
+    "efficientnet_lite0": EfficientNetLite0,
 }
 
 

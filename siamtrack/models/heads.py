@@ -1,5 +1,7 @@
-"""The cross-correlation head: every exemplar slides over its search maps in one grouped conv."""
+"""Correlation heads: SiamFC's cross-correlation score map, and depthwise correlation with a box head."""
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -28,3 +30,63 @@ class XCorrHead(nn.Module):
             raise ValueError(f"{nx} search maps cannot be split evenly over {nz} exemplars")
         out = F.conv2d(x.reshape(nx // nz, nz * channels, height, width), z, groups=nz)
         return out.reshape(nx, 1, out.shape[-2], out.shape[-1]) * self.out_scale + self.bias
+
+
+def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class DepthwiseBoxHead(nn.Module):
+    """Depthwise correlation, then a classification map and a box map (SiamRPN++ / SiamFC++ style).
+
+    Exemplar and search features go through a shared 1x1 neck; only the ``template_cells`` x
+    ``template_cells`` centre of the exemplar features (around cell ``(n - 1) // 2`` of ``n``) is kept
+    as the kernel (SiamRPN++'s crop), so
+    the padded border of the exemplar crop does not leak into it. Each channel of the kernel is
+    correlated with the same channel of the search features (one grouped conv over the whole
+    batch), then two small towers give per cell the target-centre logit and the distances
+    ``(l, t, r, b)`` from the cell's position to the box sides, in search-crop pixels (FCOS).
+
+    ``x`` holds ``k`` search maps per exemplar, ordered ``(k, nz)`` as in :class:`XCorrHead`.
+
+    Args:
+        in_channels: channels of the backbone's features.
+        channels: width of the neck and towers.
+        template_cells: side of the exemplar-feature centre used as the kernel.
+        stride: search-crop pixels per feature cell (the box distances are multiples of it).
+    """
+
+    def __init__(self, in_channels: int, channels: int = 96, template_cells: int = 5, stride: int = 16) -> None:
+        super().__init__()
+        self.template_cells, self.stride = template_cells, stride
+        self.neck = nn.Sequential(nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels))
+        self.cls_tower = nn.Sequential(*_conv_bn_relu(channels, channels), *_conv_bn_relu(channels, channels))
+        self.box_tower = nn.Sequential(*_conv_bn_relu(channels, channels), *_conv_bn_relu(channels, channels))
+        self.cls = nn.Conv2d(channels, 1, 3, padding=1)
+        self.box = nn.Conv2d(channels, 4, 3, padding=1)
+        # Start at a low target probability (focal-loss prior) and boxes of about 2 x 2 cells.
+        nn.init.constant_(self.cls.bias, -math.log(99.0))
+        nn.init.zeros_(self.box.weight)
+        nn.init.zeros_(self.box.bias)
+
+    def kernel(self, z: torch.Tensor) -> torch.Tensor:
+        """The correlation kernels of exemplar features: neck, then the centre crop."""
+        start = (z.shape[-1] - 1) // 2 - self.template_cells // 2
+        if start < 0 or start + self.template_cells > z.shape[-1]:
+            raise ValueError(f"a {self.template_cells}-cell kernel does not fit {z.shape[-1]}x{z.shape[-1]} exemplar features")
+        return self.neck(z)[..., start:start + self.template_cells, start:start + self.template_cells]
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits (N, 1, h, w), ltrb (N, 4, h, w))`` for search features ``x`` against exemplars ``z``."""
+        kernel = self.kernel(z)
+        nz, channels = kernel.shape[:2]
+        search = self.neck(x)
+        nx, _, height, width = search.shape
+        if nx % nz:
+            raise ValueError(f"{nx} search maps cannot be split evenly over {nz} exemplars")
+        corr = F.conv2d(search.reshape(nx // nz, nz * channels, height, width),
+                        kernel.reshape(nz * channels, 1, *kernel.shape[-2:]), groups=nz * channels)
+        corr = corr.reshape(nx, channels, *corr.shape[-2:])
+        logits = self.cls(self.cls_tower(corr))
+        ltrb = self.stride * 2 * torch.exp(self.box(self.box_tower(corr)).clamp(max=6.0))
+        return logits, ltrb

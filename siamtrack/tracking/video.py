@@ -28,7 +28,7 @@ from siamtrack.errors import SiamtrackError
 from siamtrack.visualization import SearchRegions, Window, draw_response, draw_tracks
 
 if TYPE_CHECKING:
-    from siamtrack.tracking.tracker import SiamFCTracker
+    from siamtrack.tracking.tracker import SiameseTracker
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class TrackingRun:
                 f"{frames / max(self.tracker_seconds, 1e-9):.1f} fps in the tracker")
 
 
-def track_source(tracker: SiamFCTracker, source: FrameSource, boxes: Sequence[Sequence[float]],
+def track_source(tracker: SiameseTracker, source: FrameSource, boxes: Sequence[Sequence[float]],
                  out_boxes: str | Path | None = None, out_video: str | Path | None = None,
                  show: bool = False, show_response: bool = False, max_frames: int | None = None,
                  progress: bool = True) -> TrackingRun:

@@ -1,7 +1,9 @@
-"""The SiamFC training loop: pairs in; checkpoints, weights and a learning curve out.
+"""The training loop: pairs in; checkpoints, weights and a learning curve out.
 
-SGD with momentum and weight decay, the learning rate decaying exponentially from ``lr_initial`` to
-``lr_final`` over the epochs, balanced logistic loss. One process, or many under ``torchrun``
+SGD with momentum (or AdamW) and weight decay, the learning rate decaying exponentially from
+``lr_initial`` to ``lr_final`` over the epochs, the loss of the model's head (``training.loss``). A
+pretrained backbone can stay frozen for the first epochs and then train its last stages at a
+fraction of the rate (SiamRPN++'s recipe). One process, or many under ``torchrun``
 (DistributedDataParallel; rank 0 alone writes files). Every epoch ends with a resume checkpoint,
 ``last.pth``, ``best.pth`` (by validation AUC) and a line of ``metrics.jsonl``; SIGINT/SIGTERM stop
 the run between two steps, after saving a checkpoint that ``resume=True`` continues exactly.
@@ -40,9 +42,9 @@ from siamtrack.data.datasets import resolve_path
 from siamtrack.data.pairs import PairSampler, build_pair_dataset
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import resolve_device
-from siamtrack.models.siamese import build_model
+from siamtrack.models.siamese import SiameseNet, build_model
 from siamtrack.training import dataloader, state
-from siamtrack.training.loss import BalancedLoss
+from siamtrack.training.loss import build_loss
 from siamtrack.training.validation import ValidationSet, validate
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,29 @@ def init_weights(net: nn.Module) -> None:
         elif isinstance(module, nn.BatchNorm2d):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+
+
+def parameter_groups(net: SiameseNet, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Optimizer groups: the head at ``lr_initial``, the backbone at ``backbone_lr_scale`` times it."""
+    backbone = [p for p in net.backbone.parameters()]
+    head = [p for p in net.head.parameters()]
+    groups = [{"params": head, "lr": cfg.lr_initial}]
+    if backbone:
+        groups.append({"params": backbone, "lr": cfg.lr_initial * cfg.backbone_lr_scale})
+    return groups
+
+
+def trainable_backbone(net: SiameseNet, cfg: TrainConfig, epoch: int) -> list[nn.Parameter]:
+    """The backbone parameters that train in ``epoch``: none while frozen, then the last
+    ``backbone_stages`` stages (all of the backbone when 0)."""
+    if epoch < cfg.freeze_backbone_epochs:
+        return []
+    if cfg.backbone_stages <= 0:
+        return list(net.backbone.parameters())
+    if not hasattr(net.backbone, "stage_blocks"):
+        raise SiamtrackError("config: train.backbone_stages needs a backbone built in stages (e.g. efficientnet_lite0)")
+    return [p for stage in range(-cfg.backbone_stages, 0) for block in net.backbone.stage_blocks(stage)
+            for p in block.parameters()]
 
 
 def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
@@ -105,15 +130,22 @@ class Trainer:
 
         torch.manual_seed(cfg.train.seed)
         self.net = build_model(cfg.model)
-        init_weights(self.net)
+        if hasattr(self.net.backbone, "load_pretrained"):
+            self.net.backbone.load_pretrained()
+        else:
+            init_weights(self.net.backbone)
         if cfg.train.init_weights:
             self._load_initial_weights(resolve_path(cfg.train.init_weights))
         self.net.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
-        self.model: nn.Module = (DistributedDataParallel(self.net, device_ids=[self.device.index] if self.cuda else None)
-                                 if self.world > 1 else self.net)
-        self.criterion = BalancedLoss(cfg.train.pos_radius, self.net.backbone.stride)
-        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=cfg.train.lr_initial,
-                                         momentum=cfg.train.momentum, weight_decay=cfg.train.weight_decay)
+        self.model: nn.Module = self.net
+        self._trainable: tuple[int, ...] | None = None
+        self.criterion = build_loss(cfg, self.net).to(self.device)
+        groups = parameter_groups(self.net, cfg.train)
+        if cfg.train.optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(groups, lr=cfg.train.lr_initial, weight_decay=cfg.train.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(groups, lr=cfg.train.lr_initial, momentum=cfg.train.momentum,
+                                             weight_decay=cfg.train.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg.train))
 
         self.dataset = build_pair_dataset(cfg, data_root)
@@ -271,13 +303,26 @@ class Trainer:
         return {**record, "data": self.data_root, "epochs": self.cfg.train.epochs, "world_size": self.world}
 
     # ----------------------------------------------------------------- training
-    def train_step(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """One SGD step on a batch of uint8 crops; returns the (detached) loss."""
+    def _set_trainable(self) -> None:
+        """Freeze or unfreeze backbone parameters for the current epoch; (re)wrap for DDP when that changes."""
+        chosen = {id(p) for p in trainable_backbone(self.net, self.cfg.train, self.epoch)}
+        for p in self.net.backbone.parameters():
+            p.requires_grad_(id(p) in chosen)
+        key = tuple(sorted(chosen))
+        if key == self._trainable:
+            return
+        self._trainable = key
+        if self.world > 1:
+            self.model = DistributedDataParallel(self.net, device_ids=[self.device.index] if self.cuda else None)
+
+    def train_step(self, z: torch.Tensor, x: torch.Tensor, boxes: torch.Tensor | None = None) -> torch.Tensor:
+        """One optimizer step on a batch of uint8 crops (and the targets' boxes in the search crops,
+        for heads that regress them); returns the (detached) loss."""
         memory = torch.channels_last if self.channels_last else torch.contiguous_format
         z = z.to(self.device, non_blocking=True).float().contiguous(memory_format=memory)
         x = x.to(self.device, non_blocking=True).float().contiguous(memory_format=memory)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda and self.cfg.train.bf16):
-            loss = self.criterion(self.model(z, x))
+            loss = self.criterion(self.model(z, x), None if boxes is None else boxes.to(self.device))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -297,6 +342,7 @@ class Trainer:
 
     def _train_epoch(self) -> bool:
         """Train the rest of the current epoch; False when a stop was requested."""
+        self._set_trainable()
         self.model.train()
         self.sampler.set_epoch(self.epoch)
         self.sampler.skip = self.step * self.cfg.train.batch_size

@@ -1,4 +1,4 @@
-"""Validation by tracking: run the SiamFC tracker over a GOT-10k-layout split with the current network.
+"""Validation by tracking: run the configured tracker loop over a GOT-10k-layout split with the current network.
 
 The loss says how well the network scores pairs; tracking says how well it tracks. Each epoch
 the tracker runs over every validation sequence (optionally its first frames only) and reports the
@@ -19,7 +19,8 @@ from siamtrack.data.datasets import BoxLimits, VideoSequence, load_sequence, ope
 from siamtrack.data.images import read_image
 from siamtrack.evaluation.metrics import sequence_scores, valid_frames
 from siamtrack.models.siamese import SiameseNet
-from siamtrack.tracking.tracker import SiamFCTracker
+from siamtrack.tracking.builder import build_tracker
+from siamtrack.tracking.tracker import SiameseTracker
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ValidationSet:
         return len(self.sequences)
 
 
-def track_sequence(tracker: SiamFCTracker, sequence: VideoSequence) -> np.ndarray:
+def track_sequence(tracker: SiameseTracker, sequence: VideoSequence) -> np.ndarray:
     """Boxes ``(N, 4)`` the tracker gives over ``sequence``, started from its first ground-truth box."""
     tracker.init(read_image(sequence.frame(0)), sequence.boxes[0])
     boxes = [sequence.boxes[0]]
@@ -63,7 +64,7 @@ def validate(net: SiameseNet, cfg: TrackerConfig, val_set: ValidationSet, device
 
     Leaves ``net`` in eval mode; the caller puts it back to training.
     """
-    tracker = SiamFCTracker(net, cfg, device, name="validation")
+    tracker = build_tracker(net, cfg, device, name="validation")
     rank, world = distributed.rank(), distributed.world_size()
     mine = [sequence_scores(track_sequence(tracker, s), s.boxes) for s in val_set.sequences[rank::world]]
     scores = [s for part in distributed.gather_objects(mine) for s in part if s["frames"] > 0]
