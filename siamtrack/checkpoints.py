@@ -85,5 +85,6 @@ def load_weights(net: torch.nn.Module, weights: Mapping[str, Any], path: str | P
     try:
         net.load_state_dict(weights)
     except (RuntimeError, TypeError, ValueError, KeyError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
         raise SiamtrackError(f"weights {path} do not fit the '{model_name}' model: "
-                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+                             f"{detail if len(detail) <= 300 else detail[:297] + '...'}") from None
