@@ -7,7 +7,7 @@ OUT ?= out
 .PHONY: setup demo test
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt setup.py tools/install_torch.sh
+$(VENV)/.installed: requirements.txt setup.py pyproject.toml tools/install_torch.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	bash tools/install_torch.sh $(PY)
@@ -15,8 +15,13 @@ $(VENV)/.installed: requirements.txt setup.py tools/install_torch.sh
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-demo: setup
-	$(PY) tools/track.py --demo --out-video $(OUT)/demo.mp4 --out-boxes $(OUT)/demo_boxes.txt
+# The vot extra (VOT toolkit, TraX), so that its integration test runs; --no-deps: see requirements-vot.txt.
+$(VENV)/.vot-installed: $(VENV)/.installed requirements-vot.txt
+	$(PY) -m pip install -q --no-deps -r requirements-vot.txt
+	touch $@
 
-test: setup
+demo: setup
+	$(VENV)/bin/siamtrack track --demo --out-video $(OUT)/demo.mp4 --out-boxes $(OUT)/demo_boxes.txt
+
+test: setup $(VENV)/.vot-installed
 	$(PY) -m pytest -q tests

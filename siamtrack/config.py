@@ -20,11 +20,9 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import yaml
 
+from siamtrack import resources
 from siamtrack.errors import SiamtrackError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = REPO_ROOT / "configs"
-DEFAULT_CONFIG = CONFIG_DIR / "siamfc_alexnet.yaml"
 SOURCE_KINDS = ("video", "stills", "synthetic")  # the pair sources data.mix shares out
 
 
@@ -158,7 +156,7 @@ class TrackerConfig(Section):
     redetect_below: float = 0.0
     redetect_instance_size: int = 0
     # Inference engine: "torch" (PyTorch, any device) or "onnx" (ONNX Runtime, CPU); onnx_dir holds
-    # the graphs tools/export_onnx.py writes (empty: exported from the weights when the tracker starts).
+    # the graphs siamtrack export writes (empty: exported from the weights when the tracker starts).
     backend: str = "torch"
     onnx_dir: str = ""
 
@@ -192,7 +190,7 @@ class DataConfig(Section):
     max_frame_gap: int = 100  # exemplar and search frame of a video at most this many frames apart
     mix: dict = field(default_factory=lambda: {"video": 0.6, "stills": 0.2, "synthetic": 0.2})  # share of each pair source
     stills: list = field(default_factory=lambda: ["../shared/data/stills/coco128",
-                                                  "../shared/data/stills/imagenet_vid_frames"])  # images/ + boxes.tsv sets (relative: to the repo root)
+                                                  "../shared/data/stills/imagenet_vid_frames"])  # images/ + boxes.tsv sets (defaults: the data beside a checkout)
     pairs_per_epoch: int = 9000  # pairs drawn per epoch, over all sources
     val_root: str = "../shared/data/got10k-mini/val"  # GOT-10k-layout split to validate on when --data has no val/
     val_max_frames: int = 100  # frames tracked per validation sequence (0: all)
@@ -332,13 +330,12 @@ def config_from_dict(values: Mapping[str, Any]) -> Config:
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Read a YAML config; ``None`` means ``configs/siamfc_alexnet.yaml``.
+    """Read a YAML config; ``None`` means the shipped ``configs/siamfc_alexnet.yaml``.
 
-    A bare name such as ``siamfc_fast`` is looked up in ``configs/``.
+    A bare name such as ``siamfc_fast`` means that shipped config; other paths are found by
+    :func:`siamtrack.resources.find` (working directory first).
     """
-    path = Path(path) if path is not None else DEFAULT_CONFIG
-    if not path.exists() and not path.suffix and (CONFIG_DIR / f"{path}.yaml").exists():
-        path = CONFIG_DIR / f"{path}.yaml"
+    path = resources.default_config() if path is None else resources.find(path, resources.CONFIGS, ".yaml")
     if not path.is_file():
         raise SiamtrackError(f"config file not found: {path}")
     try:

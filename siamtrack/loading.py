@@ -6,16 +6,15 @@ from pathlib import Path
 
 import torch
 
+from siamtrack import resources
 from siamtrack.checkpoints import load_checkpoint, load_weights
-from siamtrack.config import REPO_ROOT, Config, config_from_dict, load_config
+from siamtrack.config import Config, config_from_dict, load_config
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.siamese import SiameseNet, build_model
 from siamtrack.tracking.builder import build_tracker
 from siamtrack.tracking.tracker import SiameseTracker
 
 log = logging.getLogger(__name__)
-
-DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "siamfc_alexnet.pth"
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -31,12 +30,13 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 def load_model(weights: str | Path | None = None, config: str | Path | Config | None = None) -> tuple[SiameseNet, Config]:
     """The trained network and the config to run it with.
 
-    ``weights=None`` means the shipped default; ``config=None`` means the config stored with the
-    weights (else ``configs/siamfc_alexnet.yaml``). Never returns random weights.
+    ``weights=None`` means the shipped default, a bare name such as ``siamfc_fast`` that shipped file;
+    ``config=None`` means the config stored with the weights (else ``configs/siamfc_alexnet.yaml``).
+    Never returns random weights.
     """
-    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    path = resources.default_weights() if weights is None else resources.find(weights, resources.WEIGHTS, ".pth")
     if weights is None and not path.is_file():
-        raise SiamtrackError(f"no trained weights at {path}: train some with tools/train.py "
+        raise SiamtrackError(f"no trained weights at {path}: train some with siamtrack train "
                              "or pass weights=... / --weights PATH")
     state = load_checkpoint(path)
     if isinstance(config, Config):

@@ -1,4 +1,4 @@
-"""Tracking speed on a real clip: the optimised tracker against the plain reference, in one run.
+"""Tracking speed on a real clip: the optimised trackers against the plain reference and peers, in one run.
 
 Frames per second of ``tracker.update`` (decode excluded) and of decode + update, as medians of
 several timed passes after warm-up; GFLOP per frame counted by PyTorch and the achieved GFLOP/s
@@ -48,15 +48,17 @@ class Clip:
 
 @dataclass
 class Mode:
-    """One way of tracking to time: a network, its tracker settings, and whether it is the reference."""
+    """One way of tracking to time: a network, its tracker settings, and whether it is the reference;
+    or, for a peer (``peer`` set), an OpenCV tracker made by that factory, one per target."""
 
     name: str
     backbone: str
-    net: SiameseNet
-    cfg: TrackerConfig
+    net: SiameseNet | None
+    cfg: TrackerConfig | None
     trained: bool
     reference: bool = False
     engine: str = "torch"
+    peer: Callable[[], Any] | None = None
 
 
 @dataclass
@@ -153,10 +155,10 @@ def spread_boxes(box: np.ndarray, count: int, frame_shape: Sequence[int]) -> lis
     return boxes
 
 
-class _ReferenceGroup:
-    """N reference trackers run one after another: the plain way to follow N targets."""
+class _Independent:
+    """N single-target trackers run one after another: the plain way to follow N targets."""
 
-    def __init__(self, make: Callable[[], ReferenceSiamFC]) -> None:
+    def __init__(self, make: Callable[[], Any]) -> None:
         self.make = make
 
     def init(self, frame: np.ndarray, boxes: list[np.ndarray]) -> None:
@@ -169,8 +171,10 @@ class _ReferenceGroup:
 
 
 def _tracker(mode: Mode, device: torch.device) -> Any:
+    if mode.peer is not None:
+        return _Independent(mode.peer)
     if mode.reference:
-        return _ReferenceGroup(lambda: ReferenceSiamFC(mode.net, mode.cfg, device))
+        return _Independent(lambda: ReferenceSiamFC(mode.net, mode.cfg, device))
     return build_tracker(mode.net, mode.cfg, device)
 
 
@@ -229,8 +233,10 @@ def _decode_fps(clip: Clip, runs: int) -> float:
     return float(np.median(rates))
 
 
-def _gflop_per_frame(mode: Mode, device: torch.device, clip: Clip, boxes: list[np.ndarray]) -> float:
-    """Floating-point operations PyTorch counts in one update (ONNX modes: those of the same graph)."""
+def _gflop_per_frame(mode: Mode, device: torch.device, clip: Clip, boxes: list[np.ndarray]) -> float | None:
+    """Floating-point operations PyTorch counts in one update (ONNX modes: those of the same graph; peers: unknown)."""
+    if mode.peer is not None:
+        return None
     if mode.reference:
         tracker = _tracker(mode, device)
     else:
@@ -261,8 +267,10 @@ def matmul_gflops(device: torch.device, size: int | None = None, repeats: int = 
     return 2 * size ** 3 / float(np.median(times)) / 1e9
 
 
-def _search_label(cfg: TrackerConfig) -> str:
-    label = f"{cfg.scale_num}x{cfg.instance_size}"
+def _search_label(cfg: TrackerConfig | None) -> str:
+    if cfg is None:
+        return "-"
+    label = f"{cfg.scale_num if cfg.loop == 'siamfc' else 1}x{cfg.instance_size}"
     if cfg.redetect_instance_size:
         label += f"/{cfg.redetect_instance_size}"
     return label
@@ -295,7 +303,7 @@ def benchmark(modes: list[Mode], clip: Clip, device: torch.device, targets: Sequ
                 tracker = _tracker(mode, device)
                 timing = _time_updates(tracker, clip, boxes, runs, warmup)
                 row.fps, row.cpu_ms, tracked = timing.fps, timing.cpu_ms, timing.boxes
-                row.redetect_fraction = timing.redetected if mode.cfg.redetect_instance_size else None
+                row.redetect_fraction = timing.redetected if mode.cfg and mode.cfg.redetect_instance_size else None
                 row.gflop_per_frame = _gflop_per_frame(mode, device, clip, boxes)
                 if count == 1:
                     row.fps_with_decode = _time_with_decode(tracker, clip, clip.box, runs)
@@ -319,7 +327,7 @@ def benchmark(modes: list[Mode], clip: Clip, device: torch.device, targets: Sequ
 def _same_network(mode: Mode, modes: list[Mode]) -> bool:
     """Whether ``mode`` computes what the reference computes (same weights, same fp32 settings)."""
     reference = next((m for m in modes if m.reference), None)
-    return reference is not None and mode.net is reference.net and \
+    return reference is not None and mode.net is reference.net and mode.cfg is not None and \
         dataclasses.replace(mode.cfg, backend="torch", onnx_dir="") == reference.cfg
 
 
@@ -338,7 +346,7 @@ def format_report(report: Report) -> str:
         lines.append(f"CUDA TF32 tensor cores for convolutions and matmul: {tf32}")
     if not all(r.trained for r in report.rows):
         lines.append("weights: untrained where marked '*' (speed only; boxes are not meaningful for accuracy)")
-    header = (f"{'mode':<11} {'engine':<8} {'backbone':<12} {'search':<9} {'N':>3} {'fps':>7} {'fps+dec':>7} "
+    header = (f"{'mode':<11} {'engine':<8} {'backbone':<18} {'search':<9} {'N':>3} {'fps':>7} {'fps+dec':>7} "
               f"{'ms/frame':>8} {'cpu-ms':>7} {'x ref':>6} {'N-cost':>6} {'GFLOP/f':>7} {'GFLOP/s':>7} "
               f"{'%mm':>4} {'wide':>4}")
     lines += [header, "-" * len(header)]
@@ -348,7 +356,7 @@ def format_report(report: Report) -> str:
         fps = f"{'~' if r.estimated else ''}{r.fps:.2f}"
         peak = None if r.gflops is None or r.estimated else 100 * r.gflops / report.matmul_gflops
         lines.append(
-            f"{r.mode + ('' if r.trained else '*'):<11} {r.engine:<8} {r.backbone:<12} {r.search:<9} {r.targets:>3} "
+            f"{r.mode + ('' if r.trained else '*'):<11} {r.engine:<8} {r.backbone:<18} {r.search:<9} {r.targets:>3} "
             f"{fps:>7} {opt(r.fps_with_decode, '.2f'):>7} {1000 / r.fps:>8.1f} {opt(r.cpu_ms, '.1f'):>7} "
             f"{opt(r.speedup, '.1f'):>6} "
             f"{opt(r.cost_vs_single, '.2f'):>6} {opt(r.gflop_per_frame, '.2f'):>7} "
@@ -366,12 +374,15 @@ def format_report(report: Report) -> str:
 
 
 def build_modes(names: Sequence[str], default: tuple[SiameseNet, Config, bool],
-                fast: tuple[SiameseNet, Config, bool], clip: Clip, workdir: str | Path) -> list[Mode]:
-    """The modes to time: reference, default and onnx share the default network; the fast ones have their own.
+                fast: tuple[SiameseNet, Config, bool], clip: Clip, workdir: str | Path,
+                box: tuple[SiameseNet, Config, bool] | None = None) -> list[Mode]:
+    """The modes to time: reference, default and onnx share the default network; the fast ones have
+    their own; ``box`` (ONNX Runtime) and ``box-torch`` the EfficientNet box model; ``nano`` and
+    ``vit`` are OpenCV's NanoTrack v2 and VitTrack on the same frames (models in ../shared/peers).
 
-    Each of ``default`` and ``fast`` is ``(net, config, trained)``. ``fast-int8`` quantises the fast
+    Each of ``default``, ``fast`` and ``box`` is ``(net, config, trained)``. ``fast-int8`` quantises the fast
     backbone into ``workdir``, calibrated on the clip's own frames around its first box (enough
-    for timing; for accuracy export with ``tools/export_onnx.py --int8``).
+    for timing; for accuracy export with ``siamtrack export --int8``).
     """
     def mode(name: str, spec: tuple[SiameseNet, Config, bool], **changes: Any) -> Mode:
         net, cfg, trained = spec
@@ -389,12 +400,27 @@ def build_modes(names: Sequence[str], default: tuple[SiameseNet, Config, bool],
                     calibration_crops([sequence], cfg.tracker, frames_per_sequence=len(clip.frames)))
         return mode("fast-int8", fast, backend="onnx", onnx_dir=str(folder), engine="ort-int8")
 
+    def peer(kind: str) -> Mode:
+        from siamtrack.evaluation.peers import OpenCVTracker
+
+        return Mode(kind.lower(), f"cv:{kind}", None, None, True, engine="opencv",
+                    peer=lambda: OpenCVTracker(kind))
+
+    def box_mode(name: str, **changes: Any) -> Mode:
+        if box is None:
+            raise SiamtrackError(f"mode {name} needs the box model (--box-weights / --box-config)")
+        return mode(name, box, **changes)
+
     known = {"reference": lambda: mode("reference", default, reference=True),
              "default": lambda: mode("default", default),
              "onnx": lambda: mode("onnx", default, backend="onnx", onnx_dir=""),
              "fast": lambda: mode("fast", fast),
              "fast-torch": lambda: mode("fast-torch", fast, backend="torch"),
-             "fast-int8": int8}
+             "fast-int8": int8,
+             "box": lambda: box_mode("box", backend="onnx", onnx_dir=""),
+             "box-torch": lambda: box_mode("box-torch", backend="torch"),
+             "nano": lambda: peer("Nano"),
+             "vit": lambda: peer("Vit")}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SiamtrackError(f"unknown mode(s) {', '.join(unknown)} (known: {', '.join(known)})")

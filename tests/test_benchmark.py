@@ -1,7 +1,6 @@
 """The benchmark harness end to end on tiny generated sequences: folder layouts, peers, outputs, sharding."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -14,11 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
+from siamtrack.cli import main
 from siamtrack.evaluation import compat
 from siamtrack.evaluation.benchmark import run_benchmark
 from siamtrack.evaluation.peers import OpenCVTracker, build_trackers
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 NUM_FRAMES = 10
 
 
@@ -141,13 +140,10 @@ def test_opencv_peer_takes_pil_rgb_frames_and_unknown_trackers_are_named(tmp_pat
 
 
 def test_cli_reports_bad_input_on_one_line(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("benchmark_cli", REPO_ROOT / "tools" / "test.py")
-    cli = importlib.util.module_from_spec(spec)  # not "import test": the standard library has a 'test' package
-    spec.loader.exec_module(cli)
-    assert cli.main(["--dataset", "folder", "--root", str(tmp_path / "nowhere"), "--trackers", "cv:MIL"]) == 2
+    assert main(["test", "--dataset", "folder", "--root", str(tmp_path / "nowhere"), "--trackers", "cv:MIL"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "does not exist" in err and len(err.strip().splitlines()) == 1
-    assert cli.main(["--dataset", "otb", "--root", str(tmp_path), "--version", "2099", "--trackers", "cv:MIL"]) == 2
+    assert main(["test", "--dataset", "otb", "--root", str(tmp_path), "--version", "2099", "--trackers", "cv:MIL"]) == 2
     assert "unknown otb version '2099'" in capsys.readouterr().err
 
 
@@ -158,7 +154,7 @@ def test_torchrun_shards_sequences_and_rank0_merges(tmp_path):
         write_otb_sequence(tmp_path / "clips", f"clip{i}", seed=i)
     single = run_benchmark("folder", tmp_path / "clips", ["cv:KCF"], report_dir=tmp_path / "one")
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", str(REPO_ROOT / "tools" / "test.py"),
+    subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "siamtrack", "test",
                     "--dataset", "folder", "--root", str(tmp_path / "clips"), "--trackers", "cv:KCF",
                     "--device", "cpu", "--report-dir", str(tmp_path / "two")],
                    check=True, capture_output=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -169,8 +165,8 @@ def test_torchrun_shards_sequences_and_rank0_merges(tmp_path):
 
 
 def test_vot_toolkit_evaluates_siamtrack_through_trax(tmp_path, random_weights):
-    pytest.importorskip("vot", reason="vot-toolkit is an optional extra: pip install vot-toolkit==0.9.0 "
-                                      "attributee==0.1.9")
+    pytest.importorskip("vot", reason="vot-toolkit is an optional extra (make test installs it): "
+                                      "pip install --no-deps -r requirements-vot.txt")
     from siamtrack.evaluation.vot_integration import make_workspace
     write_otb_sequence(tmp_path / "clips", "otb_clip", nan_frame=4)  # one sequence: one tracker process
     workspace = make_workspace(tmp_path / "clips", tmp_path / "ws", weights=str(random_weights), device="cpu")

@@ -1,6 +1,7 @@
-"""tools/track.py end to end, as a user runs it: real clips, image folders, the demo, bad input.
+"""``siamtrack track`` end to end, as a user runs it: real clips, image folders, the demo, bad input;
+and the ``siamtrack`` command itself: usage errors, what it imports, the tools/ shims.
 
-Every command runs in its own process (``sys.executable tools/track.py``); they run a few at a
+Every command runs in its own process (``sys.executable -m siamtrack``); they run a few at a
 time because each one spends much of its time importing torch.
 """
 from __future__ import annotations
@@ -46,11 +47,17 @@ def write_frame_folder(folder: Path) -> None:
         cv2.imwrite(str(folder / f"frame{index * 5}.png"), converted)
 
 
-def cli(*args: str | Path, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+def siamtrack(*args: str | Path, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+    """``siamtrack ARGS...`` in a new process (as ``python -m siamtrack``)."""
     # One torch thread per process: several processes share the cores better than threads do.
-    return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "track.py"), *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "siamtrack", *map(str, args)],
                           cwd=cwd, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def cli(*args: str | Path, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+    """``siamtrack track ARGS...`` in a new process."""
+    return siamtrack("track", *args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +158,64 @@ def test_bad_input_is_one_error_line_and_exit_code_2(runs, case: str, message: s
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_missing_source_is_a_usage_error() -> None:
-    result = cli()
-    assert result.returncode == 2
-    assert "usage:" in result.stderr and "SOURCE is required" in result.stderr
-    assert "Traceback" not in result.stderr
+@pytest.mark.parametrize("args, message", [
+    (["track"], "SOURCE is required"),
+    (["track", "clip.mp4", "--box", "1,2,3,4", "--max-frames", "0"], "argument --max-frames: must be at least 1"),
+    (["train"], "the following arguments are required: --data"),
+    (["test", "--dataset", "imagenet", "--root", "x"], "argument --dataset: invalid choice: 'imagenet'"),
+    (["bench", "--frames", "1"], "--frames must be >= 2"),
+    (["export", "--no-such-option", "--out", "x"], "unrecognized arguments: --no-such-option"),
+    (["no-such-command"], "invalid choice: 'no-such-command'"),
+    ([], "the following arguments are required: COMMAND"),
+])
+def test_usage_errors_are_one_error_line_and_exit_code_2(args: list[str], message: str) -> None:
+    result = siamtrack(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+    assert message in result.stderr and "--help" in result.stderr
+
+
+HEAVY = ("torch", "cv2", "matplotlib", "got10k", "numpy")
+
+
+def imported_by(code: str) -> set[str]:
+    """The top-level packages among HEAVY that ``code`` imports, run in a fresh interpreter."""
+    probe = f"import sys\n{code}\nprint('IMPORTED:', *sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.rsplit("IMPORTED:", 1)[1].split())
+
+
+def test_help_and_usage_errors_import_nothing_heavy() -> None:
+    for argv in (["--help"], ["track", "--help"], ["test", "--help"], ["track", "--no-such-option"]):
+        code = f"from siamtrack.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+        assert imported_by(code) == set(), argv
+
+
+def test_tracking_does_not_import_matplotlib(random_weights: Path) -> None:
+    code = (f"import numpy as np, siamtrack\nt = siamtrack.load_tracker({str(random_weights)!r}, device='cpu')\n"
+            "frame = np.zeros((120, 160, 3), np.uint8)\nt.init(frame, (40, 30, 40, 30))\nt.update(frame)\n"
+            "import siamtrack.tracking.video, siamtrack.data.sources, siamtrack.visualization")
+    assert "matplotlib" not in imported_by(code)
+
+
+def test_tools_scripts_are_shims_of_the_command() -> None:
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "track.py")], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.startswith("error: SOURCE is required"), result.stderr
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "bench_speed.py"), "--help"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.startswith("usage: siamtrack bench"), result.stderr
+
+
+def test_shipped_weights_and_configs_by_name_from_any_folder(tmp_path: Path, monkeypatch) -> None:
+    from siamtrack import load_model, resources
+
+    monkeypatch.chdir(tmp_path)
+    net, cfg = load_model("siamfc_fast", "siamfc_fast_int8")  # bare names: the shipped files
+    assert cfg.model.backbone == "alexnet_half" and cfg.tracker.backend == "onnx"
+    assert resources.resolve(cfg.tracker.onnx_dir) == resources.weights_dir() / "onnx" / "siamfc_fast_int8"
+    assert resources.default_weights().is_file() and resources.default_config().is_file()
+    assert load_model("weights/siamfc_fast.pth")[1].model.backbone == "alexnet_half"  # the repository's paths
+    (tmp_path / "weights").mkdir()
+    assert resources.resolve("weights") == Path("weights")  # what is here comes first

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-import runpy
 import string
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from siamtrack.checkpoints import save_atomic
+from siamtrack.cli import main as cli_main
 from siamtrack.config import Config, ModelConfig, TrackerConfig, config_from_dict
 from siamtrack.data.images import to_bgr
 from siamtrack.errors import SiamtrackError
@@ -33,7 +33,6 @@ from siamtrack.tracking.builder import build_tracker
 from siamtrack.tracking.tracker import validate_box
 from siamtrack.tracking.video import parse_box
 
-REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # overflow, NaN: a bug even if it runs on
 PIXELS = build_model(ModelConfig(backbone="pixels"))
 
@@ -234,11 +233,10 @@ def cli_inputs(tmp_path_factory) -> dict[str, Path]:
 
 
 def track_cli(argv: list[str]) -> tuple[int, str]:
-    """tools/track.py's ``main`` in this process: exit code and stderr."""
-    main = runpy.run_path(str(REPO / "tools" / "track.py"), run_name="track_fuzz")["main"]
+    """``siamtrack track`` in this process: exit code and stderr."""
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-        code = main(argv)
+        code = cli_main(["track", *argv])
     return code, stderr.getvalue()
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import runpy
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import yaml
 
 from siamtrack import load_model
 from siamtrack.checkpoints import load_checkpoint
+from siamtrack.cli import main
 from siamtrack.config import config_from_dict
 from siamtrack.data.synthetic import demo_sequence, save_got10k_split
 from siamtrack.errors import SiamtrackError
@@ -22,7 +22,6 @@ from siamtrack.training.plots import plot_learning_curve
 from siamtrack.training.state import read_metrics
 from siamtrack.training.trainer import Trainer, train
 
-REPO = Path(__file__).resolve().parent.parent
 TINY = {"model": {"backbone": "alexnet_half"},
         "data": {"mix": {"video": 1.0}, "pairs_per_epoch": 4, "val_max_frames": 3},
         "train": {"epochs": 2, "batch_size": 2, "workers": 0, "val_every": 1}}
@@ -45,14 +44,8 @@ def tiny_config(tmp_path_factory) -> Path:
 
 
 def train_cli(*args: str) -> int:
-    """``tools/train.py`` run in this process (no interpreter start-up): its exit code."""
-    main = runpy.run_path(str(REPO / "tools" / "train.py"), run_name="train_cli")["main"]
-    saved = sys.argv
-    sys.argv = ["train.py", *args]
-    try:
-        return main()
-    finally:
-        sys.argv = saved
+    """``siamtrack train`` run in this process (no interpreter start-up): its exit code."""
+    return main(["train", *args])
 
 
 def test_loss_decreases_over_a_few_steps(tiny_root, tmp_path) -> None:
@@ -137,7 +130,7 @@ def test_cli_sigint_saves_a_checkpoint_and_exits_cleanly(tiny_root, tiny_config,
 def test_torchrun_two_processes_train_one_epoch(tiny_root, tiny_config, tmp_path) -> None:
     out = tmp_path / "ddp"
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                             str(REPO / "tools" / "train.py"), "--config", str(tiny_config), "--data", str(tiny_root),
+                             "-m", "siamtrack", "train", "--config", str(tiny_config), "--data", str(tiny_root),
                              "--out", str(out), "--device", "cpu", "--epochs", "1", "--no-progress"],
                             capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]

@@ -1,96 +1,10 @@
 #!/usr/bin/env python
-"""Tracking speed on a real clip: reference vs default vs fast mode vs ONNX Runtime, 1/4/16 targets.
-
-    tools/bench_speed.py --threads 2                       # CPU, untrained networks (speed only)
-    tools/bench_speed.py --device cuda --json out/speed_gpu.json
-    tools/bench_speed.py --weights weights/siamfc_alexnet.pth --fast-weights weights/siamfc_fast.pth
-
-Times ``tracker.update`` (decode excluded, and included) as the median of several passes after
-warm-up, the plain reference in the same run; checks that the fp32 paths give the reference's boxes
-(< 0.5 px); counts GFLOP per frame and sets the achieved GFLOP/s against a matmul timed in the same
-run. Bad input: one ``error: ...`` line, exit code 2.
-"""
-from __future__ import annotations
-
-import argparse
-import json
-import logging
-import os
+"""``siamtrack bench`` from a checkout, without installing it (see ``siamtrack bench --help``)."""
 import sys
-import tempfile
 from pathlib import Path
 
-os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import cv2  # noqa: E402
-import torch  # noqa: E402
-
-from siamtrack import resolve_device  # noqa: E402
-from siamtrack.errors import reports_errors  # noqa: E402
-from siamtrack.config import REPO_ROOT  # noqa: E402
-from siamtrack.speed import benchmark, build_modes, format_report, load_clip, network  # noqa: E402
-
-MODES = ("reference", "default", "onnx", "fast", "fast-torch", "fast-int8")
-CPU_MODES = ["reference", "default", "onnx", "fast", "fast-torch", "fast-int8"]
-GPU_MODES = ["reference", "default", "fast-torch"]
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "demo",
-                        help="folder of clips with first_boxes.tsv (default: ../shared/data/demo)")
-    parser.add_argument("--clip", help="clip name from first_boxes.tsv (default: its first row)")
-    parser.add_argument("--frames", type=int, default=30, help="frames per timed pass, the first included")
-    parser.add_argument("--runs", type=int, default=3, help="timed passes per measurement (median reported)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed updates before timing")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch, ONNX Runtime and OpenCV")
-    parser.add_argument("--targets", type=int, nargs="+", default=[1, 4, 16], help="numbers of targets to time")
-    parser.add_argument("--modes", nargs="+", choices=MODES,
-                        help=f"what to time (default on CPU: {' '.join(CPU_MODES)}; on CUDA: {' '.join(GPU_MODES)}); "
-                             "fast = configs/siamfc_fast.yaml (ONNX Runtime), fast-torch = the same on PyTorch, "
-                             "fast-int8 = with an int8 backbone calibrated on the clip")
-    parser.add_argument("--reference-targets", type=int, default=1,
-                        help="time the reference up to this many targets; above, N x its 1-target time")
-    parser.add_argument("--config", help="config of reference/default/onnx (default: configs/siamfc_alexnet.yaml)")
-    parser.add_argument("--weights", type=Path, help="weights for reference/default/onnx (default: untrained)")
-    parser.add_argument("--fast-config", default="siamfc_fast", help="config of the fast modes")
-    parser.add_argument("--fast-weights", type=Path, help="weights for the fast modes (default: untrained)")
-    parser.add_argument("--tf32", action="store_true",
-                        help="on CUDA, let convolutions use TF32 tensor cores (PyTorch's default; not fp32 exact)")
-    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
-    args = parser.parse_args(argv)
-    if args.frames < 2 or args.runs < 1 or args.warmup < 0 or min(args.targets) < 1 or args.threads is not None \
-            and args.threads < 1:
-        parser.error("--frames must be >= 2, --runs, --targets and --threads >= 1, --warmup >= 0")
-    return args
-
-
-@reports_errors
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="  measured %(message)s")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        cv2.setNumThreads(args.threads)
-    device = resolve_device(args.device)
-    torch.backends.cudnn.allow_tf32 = args.tf32
-    torch.backends.cuda.matmul.allow_tf32 = args.tf32
-    names = args.modes or (GPU_MODES if device.type == "cuda" else CPU_MODES)
-    clip = load_clip(args.demo_dir, args.clip, args.frames)
-    with tempfile.TemporaryDirectory() as workdir:
-        modes = build_modes(names, network(args.weights, args.config),
-                            network(args.fast_weights, args.fast_config), clip, workdir)
-        if device.type == "cuda":  # ONNX Runtime (CPU build) would not run on the GPU
-            modes = [m for m in modes if m.cfg.backend == "torch"]
-        report = benchmark(modes, clip, device, args.targets, args.runs, args.warmup, args.reference_targets)
-    print(format_report(report))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.to_dict(), indent=2))
-    return 0
-
+from siamtrack.cli import shim  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    shim("bench")

@@ -1,69 +1,10 @@
 #!/usr/bin/env python
-"""Export a trained tracker's backbone and head as ONNX graphs for the ONNX Runtime backend.
-
-    tools/export_onnx.py --weights weights/siamfc_fast.pth --out weights/onnx/siamfc_fast
-    tools/export_onnx.py --weights weights/siamfc_fast.pth --out weights/onnx/siamfc_fast_int8 --int8
-
-Then track with ``tracker.backend: onnx`` and ``tracker.onnx_dir: <out>`` in the config (see
-configs/siamfc_fast_int8.yaml). ``--int8`` quantises the backbone, calibrated on crops of real
-sequences (GOT-10k layout, default ../shared/data/got10k-mini/train) cut as the tracker cuts them.
-Bad input: one ``error: ...`` line, exit code 2.
-"""
-from __future__ import annotations
-
-import argparse
-import logging
+"""``siamtrack export`` from a checkout, without installing it (see ``siamtrack export --help``)."""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from siamtrack import SiamtrackError, load_model  # noqa: E402
-from siamtrack.errors import reports_errors  # noqa: E402
-from siamtrack.config import REPO_ROOT  # noqa: E402
-from siamtrack.models.export import export_onnx  # noqa: E402
-from siamtrack.tracking.calibration import calibration_crops  # noqa: E402
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, help="weights file (default: the shipped weights)")
-    parser.add_argument("--config", help="config YAML or name in configs/ (default: the one stored with the weights)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for backbone.onnx and head.onnx")
-    parser.add_argument("--int8", action="store_true", help="quantise the backbone to int8 (static, calibrated)")
-    parser.add_argument("--calibration", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "got10k-mini",
-                        help="GOT-10k-layout root for --int8 calibration")
-    parser.add_argument("--calibration-subset", default="train", help="its subset folder (default: train)")
-    parser.add_argument("--calibration-sequences", type=int, default=20, help="sequences to calibrate on")
-    return parser.parse_args(argv)
-
-
-def calibration_sequences(root: Path, subset: str, count: int) -> list:
-    """``count`` sequences spread over a GOT-10k-layout subset, as (image files, boxes)."""
-    from got10k.datasets import GOT10k
-
-    if not (root / subset / "list.txt").is_file():
-        raise SiamtrackError(f"no GOT-10k subset at {root / subset} (list.txt missing) for --int8 calibration")
-    dataset = GOT10k(str(root), subset=subset)
-    step = max(len(dataset) // max(count, 1), 1)
-    return [dataset[i] for i in range(0, len(dataset), step)][:count]
-
-
-@reports_errors
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    net, cfg = load_model(args.weights, args.config)
-    calibration = None
-    if args.int8:
-        sequences = calibration_sequences(args.calibration, args.calibration_subset, args.calibration_sequences)
-        calibration = calibration_crops(sequences, cfg.tracker)
-    paths = export_onnx(net, args.out, cfg.tracker.exemplar_size, cfg.tracker.instance_size, calibration)
-    for path in paths:
-        print(f"wrote {path}")
-    print(f"track with it: tracker.backend: onnx, tracker.onnx_dir: {args.out}")
-    return 0
-
+from siamtrack.cli import shim  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    shim("export")

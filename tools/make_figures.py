@@ -20,14 +20,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from siamtrack.config import REPO_ROOT, ModelConfig  # noqa: E402
+from siamtrack import resources  # noqa: E402
+from siamtrack.config import ModelConfig  # noqa: E402
 from siamtrack.data.synthetic import demo_sequence  # noqa: E402
 from siamtrack.errors import reports_errors  # noqa: E402
-from siamtrack.loading import DEFAULT_WEIGHTS, load_model  # noqa: E402
+from siamtrack.loading import load_model  # noqa: E402
 from siamtrack.models import build_model  # noqa: E402
 from siamtrack.tracking.geometry import crop_square  # noqa: E402
 
-FIGURES = REPO_ROOT / "docs" / "figures"
+FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"  # of this checkout
 SHIFT_CELLS = (3, 2)  # (x, y): the search image moves by 8 * these pixels
 STRIDE = 8
 
@@ -92,7 +93,7 @@ def equivariance_figure(net: torch.nn.Module, description: str, path: Path) -> N
 @reports_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
+    parser.add_argument("--weights", type=Path, default=resources.default_weights(),
                         help="trained weights to use if present (default: the shipped weights)")
     args = parser.parse_args(argv)
     net, description = network(args.weights)

@@ -20,7 +20,8 @@ import numpy as np
 from got10k.datasets import GOT10k
 from PIL import Image
 
-from siamtrack.config import REPO_ROOT, DataConfig
+from siamtrack import resources
+from siamtrack.config import DataConfig
 from siamtrack.data.images import read_image
 from siamtrack.errors import SiamtrackError
 
@@ -94,12 +95,6 @@ def image_size(path: str | Path) -> tuple[int, int]:
             return image.size
     except (OSError, ValueError) as exc:
         raise SiamtrackError(f"cannot read image {path}: {exc}") from None
-
-
-def resolve_path(path: str | Path) -> Path:
-    """A config path: absolute as given, relative to the repository root otherwise."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def open_got10k_split(folder: str | Path) -> GOT10k:
@@ -232,7 +227,7 @@ def open_still_sets(folders: Sequence[str | Path], limits: BoxLimits) -> list[St
     """Usable boxes of every still-image set that exists; a missing set is a warning, not an error."""
     boxes: list[StillBox] = []
     for folder in folders:
-        path = resolve_path(folder)
+        path = resources.resolve(folder)
         if not path.exists():
             log.warning("still-image set %s not found: skipped", path)
             continue

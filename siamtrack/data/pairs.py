@@ -107,7 +107,8 @@ def build_sources(cfg: Config, data_root: str | Path) -> dict[str, PairSource]:
     if data.mix.get("stills", 0) > 0 or data.mix.get("synthetic", 0) > 0:
         boxes = open_still_sets(data.stills, limits)
         if not boxes:
-            log.warning("no still-image set found (data.stills = %s): still and synthetic pairs disabled", data.stills)
+            log.warning("no still-image set found (data.stills = %s): still and synthetic pairs disabled "
+                        "(point data.stills at images/ + boxes.tsv folders to use them)", data.stills)
         else:
             if data.mix.get("stills", 0) > 0:
                 sources["stills"] = StillPairs(boxes)

@@ -28,7 +28,7 @@ from siamtrack import distributed
 from siamtrack.errors import SiamtrackError
 from siamtrack.evaluation import compat
 from siamtrack.evaluation.datasets import Sequence, check_version, load_sequence, open_experiment, save_result
-from siamtrack.evaluation.metrics import sequence_curves, sequence_scores
+from siamtrack.evaluation.metrics import iou, score_separation, scored_frames, sequence_curves, sequence_scores
 from siamtrack.evaluation.peers import build_trackers
 from siamtrack.evaluation.report import write_report
 from siamtrack.loading import resolve_device
@@ -41,12 +41,32 @@ SCORE_FIRST_FRAME = True
 
 @dataclass
 class SequenceRuns:
-    """Every tracker's boxes and per-frame seconds on one sequence, with its ground truth."""
+    """Every tracker's boxes, per-frame seconds and confidence scores on one sequence, with its ground truth."""
 
     name: str
     ground_truth: np.ndarray
     boxes: dict[str, np.ndarray]
     times: dict[str, np.ndarray]
+    confidences: dict[str, np.ndarray]
+
+
+class ScoreRecorder(Tracker):
+    """Runs ``tracker`` through got10k's loop unchanged and keeps its ``score`` after every frame
+    (NaN for trackers without one; the first frame, the given box, scores NaN too)."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        super().__init__(name=tracker.name, is_deterministic=tracker.is_deterministic)
+        self.tracker = tracker
+        self.scores: list[float] = []
+
+    def init(self, image, box) -> None:
+        self.tracker.init(image, box)
+        self.scores = [float("nan")]
+
+    def update(self, image) -> np.ndarray:
+        box = self.tracker.update(image)
+        self.scores.append(float(getattr(self.tracker, "score", float("nan"))))
+        return box
 
 
 def _first_box_usable(seq: Sequence) -> bool:
@@ -69,10 +89,12 @@ def track_sequences(experiment, trackers: Seq[Tracker], indices: Seq[int],
         if seq is None or not _first_box_usable(seq):
             continue
         bar.set_postfix_str(seq.name)
-        boxes, times = {}, {}
+        boxes, times, confidences = {}, {}, {}
         for tracker in trackers:
-            boxes[tracker.name], times[tracker.name] = tracker.track(seq.frames, seq.boxes[0])
-        runs.append(SequenceRuns(seq.name, seq.boxes, boxes, times))
+            recorder = ScoreRecorder(tracker)
+            boxes[tracker.name], times[tracker.name] = recorder.track(seq.frames, seq.boxes[0])
+            confidences[tracker.name] = np.asarray(recorder.scores)
+        runs.append(SequenceRuns(seq.name, seq.boxes, boxes, times, confidences))
     return runs
 
 
@@ -95,12 +117,24 @@ def _overall(per_seq: dict[str, dict]) -> dict:
     return overall
 
 
+def _confidence(runs: Seq[SequenceRuns], name: str) -> dict[str, float]:
+    """:func:`score_separation` of tracker ``name``'s scores over the frames of all ``runs`` (pooled;
+    frames without ground truth and first frames left out)."""
+    scores, ious = [], []
+    for run in runs:
+        keep = scored_frames(run.ground_truth, skip_first=True)
+        scores.append(run.confidences[name][keep])
+        ious.append(iou(run.boxes[name][keep], run.ground_truth[keep]))
+    return score_separation(np.concatenate(scores), np.concatenate(ious))
+
+
 def score_runs(runs: Seq[SequenceRuns], tracker_names: Seq[str]) -> dict:
-    """Per-sequence and overall scores of each tracker (see the module docstring for the convention)."""
+    """Per-sequence and overall scores of each tracker (see the module docstring for the convention),
+    and how well its confidence separates tracked from lost frames (``confidence``)."""
     scores = {}
     for name in tracker_names:
         per_seq = {run.name: _sequence_score(run.boxes[name], run.ground_truth, run.times[name]) for run in runs}
-        scores[name] = {"overall": _overall(per_seq), "sequences": per_seq}
+        scores[name] = {"overall": _overall(per_seq), "sequences": per_seq, "confidence": _confidence(runs, name)}
     return scores
 
 

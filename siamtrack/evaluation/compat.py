@@ -17,6 +17,9 @@ Each item below is a defect of got10k 0.1.3 (checked in its source) and what thi
 5. The toolkit reports progress (and missing sequences) with ``print``; :func:`quiet` sends that text
    to the log instead (its 'Warning' lines as warnings, the rest at debug level), so it cannot break a
    progress bar or a CLI's output.
+
+One more lives in :mod:`siamtrack.lazy_viz`, since importing this module loads got10k's experiments and
+with them matplotlib: ``got10k.trackers`` imports matplotlib for a plot only ``visualize=True`` draws.
 """
 from __future__ import annotations
 

@@ -100,3 +100,26 @@ def sequence_scores(pred: np.ndarray, gt: np.ndarray, skip_first: bool = True) -
     return {"auc": success_auc(iou(pred[keep], gt[keep])),
             "precision": precision_at(center_error(pred[keep], gt[keep])),
             "frames": int(keep.sum())}
+
+
+TRACKED_IOU = 0.5  # frames above this IoU count as tracked when judging a tracker's confidence score
+LOST_IOU = 0.1  # frames below it count as lost
+
+
+def score_separation(scores: np.ndarray, ious: np.ndarray) -> dict[str, float]:
+    """How well a tracker's per-frame confidence tells tracked frames (IoU > 0.5) from lost ones (IoU < 0.1).
+
+    ``auroc``: the probability that a random tracked frame scores higher than a random lost one (ties
+    count half; 0.5 = the score says nothing, 1 = it separates them perfectly); mean score of each
+    group and their sizes. NaN where a tracker has no score or a group is empty.
+    """
+    scores, ious = np.asarray(scores, dtype=np.float64), np.asarray(ious, dtype=np.float64)
+    known = np.isfinite(scores)
+    tracked, lost = scores[known & (ious > TRACKED_IOU)], scores[known & (ious < LOST_IOU)]
+    result = {"tracked_frames": int(tracked.size), "lost_frames": int(lost.size),
+              "tracked_score": float(tracked.mean()) if tracked.size else float("nan"),
+              "lost_score": float(lost.mean()) if lost.size else float("nan"), "auroc": float("nan")}
+    if tracked.size and lost.size:
+        above = (tracked[:, None] > lost[None, :]).mean() + 0.5 * (tracked[:, None] == lost[None, :]).mean()
+        result["auroc"] = float(above)
+    return result

@@ -4,9 +4,10 @@ All of them are ``got10k.trackers.Tracker`` objects, so the toolkit's one tracki
 on exactly the same frames (PIL RGB images, which every tracker here converts to BGR).
 
 Spec forms: ``siamtrack`` (``--weights``/``--config``), ``siamtrack=PATH`` (another weights file),
-``cv:NAME`` for a tracker of the installed OpenCV (``cv:MIL``, ``cv:KCF``, ``cv:CSRT``...), and
-``cv:Nano`` / ``cv:Nano=DIR`` for NanoTrack with the ONNX files in ``DIR`` (default
-``../shared/peers/nanotrack_v2`` beside the repository).
+``cv:NAME`` for a tracker of the installed OpenCV (``cv:MIL``, ``cv:KCF``, ``cv:CSRT``...), and the
+OpenCV trackers that run a model: ``cv:Nano`` / ``cv:Nano=DIR`` (NanoTrack, the ONNX files in ``DIR``,
+default ``../shared/peers/nanotrack_v2``) and ``cv:Vit`` / ``cv:Vit=DIR`` (VitTrack, default
+``../shared/peers/vittrack``); default folders from the working directory or beside the repository checkout.
 """
 from __future__ import annotations
 
@@ -17,13 +18,17 @@ import cv2
 import numpy as np
 from got10k.trackers import Tracker
 
-from siamtrack.config import REPO_ROOT
+from siamtrack import resources
 from siamtrack.data.images import to_bgr
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import load_tracker
 
-DEFAULT_NANO_DIR = REPO_ROOT.parent / "shared" / "peers" / "nanotrack_v2"
-NANO_FILES = {"backbone": "nanotrack_backbone_sim.onnx", "neckhead": "nanotrack_head_sim.onnx"}
+PEERS_DIR = Path("../shared/peers")
+# OpenCV trackers that need model files: default folder under PEERS_DIR, files (params field -> file name).
+MODEL_PEERS = {
+    "Nano": ("nanotrack_v2", {"backbone": "nanotrack_backbone_sim.onnx", "neckhead": "nanotrack_head_sim.onnx"}),
+    "Vit": ("vittrack", {"net": "object_tracking_vittrack_2023sep.onnx"}),
+}
 
 
 def opencv_trackers() -> list[str]:
@@ -32,15 +37,19 @@ def opencv_trackers() -> list[str]:
                   if n.startswith("Tracker") and len(n) > len("Tracker") and "_" not in n)
 
 
-def _nano_factory(model_dir: Path) -> Callable[[], Any]:
-    paths = {key: model_dir / name for key, name in NANO_FILES.items()}
+def _model_factory(kind: str, model_dir: Path) -> Callable[[], Any]:
+    """``cv2.Tracker<kind>.create`` with its params pointing at the model files in ``model_dir``."""
+    files = MODEL_PEERS[kind][1]
+    paths = {key: model_dir / name for key, name in files.items()}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
-        raise SiamtrackError(f"cv:Nano needs {' and '.join(NANO_FILES.values())} in {model_dir}; "
-                             f"missing {', '.join(missing)} (pass cv:Nano=DIR)")
-    params = cv2.TrackerNano_Params()
-    params.backbone, params.neckhead = str(paths["backbone"]), str(paths["neckhead"])
-    return lambda: cv2.TrackerNano.create(params)
+        raise SiamtrackError(f"cv:{kind} needs {' and '.join(files.values())} in {model_dir}; "
+                             f"missing {', '.join(missing)} (pass cv:{kind}=DIR)")
+    params = getattr(cv2, f"Tracker{kind}_Params")()
+    for key, path in paths.items():
+        setattr(params, key, str(path))
+    create = getattr(cv2, f"Tracker{kind}").create
+    return lambda: create(params)
 
 
 class OpenCVTracker(Tracker):
@@ -48,7 +57,7 @@ class OpenCVTracker(Tracker):
 
     Frames may be PIL images (RGB, as the got10k loop gives them) or BGR arrays; OpenCV gets BGR.
     When OpenCV reports a lost target, the last box is repeated (a box is needed on every frame).
-    MIL samples at random and is not reproducible from run to run (KCF, CSRT and Nano are).
+    MIL samples at random and is not reproducible from run to run (KCF, CSRT, Nano and Vit are).
     """
 
     def __init__(self, kind: str, model_dir: str | Path | None = None) -> None:
@@ -56,11 +65,11 @@ class OpenCVTracker(Tracker):
         if kind not in available:
             raise SiamtrackError(f"OpenCV {cv2.__version__} installed here has no tracker '{kind}' "
                                  f"(it has: {', '.join(available)})")
-        if kind == "Nano":
-            self._create = _nano_factory(Path(model_dir) if model_dir else DEFAULT_NANO_DIR)
-            name = "cv-Nano" if model_dir is None else f"cv-Nano-{Path(model_dir).name}"
+        if kind in MODEL_PEERS:
+            self._create = _model_factory(kind, resources.resolve(model_dir or PEERS_DIR / MODEL_PEERS[kind][0]))
+            name = f"cv-{kind}" if model_dir is None else f"cv-{kind}-{Path(model_dir).name}"
         elif model_dir is not None:
-            raise SiamtrackError(f"cv:{kind} takes no model path (only cv:Nano=DIR does)")
+            raise SiamtrackError(f"cv:{kind} takes no model path (only {', '.join(f'cv:{k}=DIR' for k in MODEL_PEERS)} do)")
         else:
             self._create = getattr(cv2, f"Tracker{kind}").create
             name = f"cv-{kind}"
@@ -68,6 +77,7 @@ class OpenCVTracker(Tracker):
         self._check_creates(kind)
         self._tracker: Any = None
         self._box = np.zeros(4)
+        self.score = float("nan")
 
     def _check_creates(self, kind: str) -> None:
         try:
@@ -84,10 +94,12 @@ class OpenCVTracker(Tracker):
         self._box = np.asarray(box, dtype=np.float64)
 
     def update(self, image: Any) -> np.ndarray:
-        """The target's box (x, y, w, h) in the next frame."""
+        """The target's box (x, y, w, h) in the next frame; :attr:`score` is the tracker's own
+        confidence where it has one (Nano, Vit), else NaN."""
         found, box = self._tracker.update(to_bgr(image))
         if found:
             self._box = np.asarray(box, dtype=np.float64)
+        self.score = float(self._tracker.getTrackingScore()) if hasattr(self._tracker, "getTrackingScore") else float("nan")
         return self._box.copy()
 
 
@@ -102,7 +114,7 @@ def build_tracker(spec: str, weights: str | None = None, config: str | None = No
     if name.startswith("cv:") and len(name) > 3:
         return OpenCVTracker(name[3:], arg or None)
     raise SiamtrackError(f"unknown tracker {spec!r}: use siamtrack, siamtrack=WEIGHTS, cv:NAME "
-                         f"(OpenCV here has {', '.join(opencv_trackers())}) or cv:Nano=DIR")
+                         f"(OpenCV here has {', '.join(opencv_trackers())}), cv:Nano=DIR or cv:Vit=DIR")
 
 
 def build_trackers(specs: Sequence[str], weights: str | None = None, config: str | None = None,

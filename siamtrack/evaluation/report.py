@@ -39,6 +39,17 @@ def markdown(scores: dict, title: str, skipped: Sequence[str] = (), toolkit: dic
         lines += ["", "AO / SR: GOT-10k's official average overlap and success rate (IoU > 0.5), computed by the "
                   "got10k toolkit itself from the result files (first frame and absent frames not scored, "
                   "frames pooled over sequences)."]
+    lines += ["", "## Confidence: does the score know when the tracker is lost?", "",
+              "Frames pooled over sequences (first frame and frames without ground truth left out). AUROC: the "
+              "chance that a frame with IoU > 0.5 scores higher than one with IoU < 0.1 (0.5: the score says "
+              "nothing; '-': the tracker reports no score).", "",
+              "| tracker | AUROC | mean score, IoU > 0.5 | mean score, IoU < 0.1 | frames > 0.5 | frames < 0.1 |",
+              "|---|---|---|---|---|---|"]
+    for name in names:
+        c = scores[name].get("confidence")
+        if c:
+            lines.append(f"| {name} | {_fmt(c['auroc'])} | {_fmt(c['tracked_score'])} | {_fmt(c['lost_score'])} "
+                         f"| {c['tracked_frames']} | {c['lost_frames']} |")
     if skipped:
         lines += ["", f"Skipped (missing or inconsistent files): {', '.join(skipped)}"]
     lines += ["", "## Per sequence (AUC / P@20)", "",

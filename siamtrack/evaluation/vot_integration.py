@@ -8,7 +8,7 @@ and device from the environment variables ``SIAMTRACK_WEIGHTS``, ``SIAMTRACK_CON
 ``python -m siamtrack.evaluation.vot_integration --make-workspace DIR --sequences FOLDER`` builds a VOT
 workspace from sequences in OTB or GOT-10k layout (frames linked, not copied) with a one-pass stack
 that names no dataset, so the toolkit never tries to download one. vot-toolkit is an optional extra:
-``pip install vot-toolkit==0.9.0 attributee==0.1.9`` (0.1.10 breaks vot-toolkit 0.9 on Python 3.11).
+``pip install --no-deps -r requirements-vot.txt`` (tested pins; see docs/benchmarks.md for why ``--no-deps``).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Sequence as Seq
 import cv2
 import numpy as np
 
-from siamtrack.config import REPO_ROOT
+from siamtrack import resources
 from siamtrack.data.images import read_image
 from siamtrack.errors import SiamtrackError
 from siamtrack.evaluation.datasets import ExperimentFolder, load_sequence
@@ -62,11 +62,13 @@ def serve(tracker) -> None:
             server.status([(region, {"confidence": float(tracker.score)})])
 
 
-def trackers_ini(repo_root: Path = REPO_ROOT, weights: str | None = None, config: str | None = None,
+def trackers_ini(package_root: Path | None = None, weights: str | None = None, config: str | None = None,
                  device: str | None = None) -> str:
-    """A trackers.ini entry that runs siamtrack from ``repo_root`` through TraX."""
+    """A trackers.ini entry that runs siamtrack through TraX, importing it from ``package_root`` (the folder
+    holding the ``siamtrack`` package: a checkout or ``site-packages``; default: the running one)."""
+    package_root = resources.package_root() if package_root is None else package_root
     lines = [f"[{TRACKER_ID}]", "label = siamtrack", "protocol = traxpython",
-             "command = siamtrack.evaluation.vot_integration", f"paths = {repo_root}"]
+             "command = siamtrack.evaluation.vot_integration", f"paths = {package_root}"]
     for name, value in (("WEIGHTS", weights), ("CONFIG", config), ("DEVICE", device)):
         if value:
             lines.append(f"env_SIAMTRACK_{name} = {Path(value).resolve() if name == 'WEIGHTS' else value}")
@@ -115,7 +117,7 @@ def make_workspace(sequences_root: str | Path, workspace: str | Path, weights: s
         raise SiamtrackError(f"no usable sequence under {sequences_root}")
     (sequences_dir / "list.txt").write_text("\n".join(names) + "\n")
     (workspace / "stack.yaml").write_text(STACK)
-    (workspace / "trackers.ini").write_text(trackers_ini(REPO_ROOT, weights, config, device))
+    (workspace / "trackers.ini").write_text(trackers_ini(None, weights, config, device))
     (workspace / "config.yaml").write_text("registry:\n- ./trackers.ini\nstack: stack.yaml\n")
     (workspace / "results").mkdir(exist_ok=True)
     return workspace

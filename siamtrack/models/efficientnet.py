@@ -45,7 +45,8 @@ class SameConv2d(nn.Conv2d):
         super().__init__(cin, cout, kernel, stride, padding=0, groups=groups, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        (top, bottom), (left, right) = (same_padding(s, self.kernel_size[0], self.stride[0]) for s in x.shape[-2:])
+        # Plain ints: an ONNX trace records this padding as constants (see ``padding_plan``).
+        (top, bottom), (left, right) = (same_padding(int(s), self.kernel_size[0], self.stride[0]) for s in x.shape[-2:])
         if top or bottom or left or right:
             x = F.pad(x, (left, right, top, bottom))
         return super().forward(x)
@@ -90,6 +91,8 @@ class EfficientNetLite0(nn.Module):
 
     stride = 16
     out_channels = 112
+    # Depthwise convolutions ran several times slower on channels-last tensors on a 2-core AVX2 CPU.
+    memory_format = torch.contiguous_format
 
     def __init__(self) -> None:
         super().__init__()
@@ -135,6 +138,14 @@ class EfficientNetLite0(nn.Module):
             step *= stride
             size = math.ceil(size / stride)
         return first, step, size
+
+    def padding_plan(self, size: int) -> tuple[tuple[int, int], ...]:
+        """The SAME paddings of the strided layers for a ``size`` px input (equal plans: one traced graph fits)."""
+        plan = []
+        for kernel, stride in [(self._conv_stem.kernel_size[0], 2)] + [(b.kernel, b.stride) for b in self._blocks if b.stride > 1]:
+            plan.append(same_padding(size, kernel, stride))
+            size = math.ceil(size / stride)
+        return tuple(plan)
 
     def stage_blocks(self, stage: int) -> list[MBConvBlock]:
         """The blocks of stage ``stage`` (0-4; negative counts from the last)."""

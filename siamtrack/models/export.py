@@ -13,13 +13,15 @@ import logging
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from siamtrack.errors import SiamtrackError
 from siamtrack.models.fusion import fold_batchnorm
+from siamtrack.models.heads import DepthwiseBoxHead
 from siamtrack.models.siamese import SiameseNet
 
 BACKBONE_FILE = "backbone.onnx"
@@ -36,11 +38,14 @@ class CropEmbedder(nn.Module):
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         """Feature maps of the crops: ``(N, C, h, w)``."""
-        return self.backbone(crops.permute(0, 3, 1, 2).float())
+        images = crops.permute(0, 3, 1, 2).float()
+        if getattr(self.backbone, "memory_format", torch.channels_last) != torch.channels_last:
+            images = images.contiguous(memory_format=self.backbone.memory_format)
+        return self.backbone(images)
 
 
 def _export(module: nn.Module, args: tuple[torch.Tensor, ...], input_names: list[str],
-            dynamic_axes: dict[str, dict[int, str]]) -> bytes:
+            dynamic_axes: dict[str, dict[int, str]], output_names: Sequence[str] = ("out",)) -> bytes:
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of one that needs the onnxscript
@@ -48,27 +53,40 @@ def _export(module: nn.Module, args: tuple[torch.Tensor, ...], input_names: list
         warnings.simplefilter("ignore", DeprecationWarning)
         # The head's divisibility check is a Python branch; the single-exemplar graph never needs it.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # The SAME padding's sizes are recorded as constants (checked by to_onnx's padding plan).
+        warnings.simplefilter("ignore", UserWarning)
         torch.onnx.export(module.eval(), args, buffer, dynamo=False, opset_version=ONNX_OPSET,
-                          input_names=input_names, output_names=["out"], dynamic_axes=dynamic_axes)
+                          input_names=input_names, output_names=list(output_names), dynamic_axes=dynamic_axes)
     return buffer.getvalue()
 
 
-def to_onnx(net: SiameseNet, exemplar_size: int = 127, instance_size: int = 255) -> tuple[bytes, bytes]:
+def to_onnx(net: SiameseNet, exemplar_size: int = 127, instance_size: int = 255,
+            other_sizes: Sequence[int] = ()) -> tuple[bytes, bytes]:
     """Serialised ONNX models ``(backbone, head)`` of ``net``.
 
     backbone: ``crops`` uint8 ``(N, H, W, 3)`` -> features ``(N, C, h, w)``, batch and size dynamic.
-    head: ``z`` ``(1, C, hz, wz)`` (one exemplar), ``x`` ``(K, C, hx, wx)`` -> scores ``(K, 1, ho, wo)``;
-    ONNX convolutions have a fixed group count, so several targets are scored one call each.
+    head: ``z`` ``(1, C, hz, wz)`` (one exemplar), ``x`` ``(K, C, hx, wx)`` -> scores ``(K, 1, ho, wo)``
+    (xcorr head), or ``logits`` ``(K, 1, ho, wo)`` and ``ltrb`` ``(K, 4, ho, wo)`` (box head); ONNX
+    convolutions have a fixed group count, so several targets are scored one call each. A backbone
+    with input-dependent ("SAME") padding is traced with one padding: every crop size the tracker
+    uses (``exemplar_size``, ``instance_size``, ``other_sizes``) must pad alike.
     """
+    plan = getattr(net.backbone, "padding_plan", None)
+    sizes = sorted({exemplar_size, instance_size, *other_sizes})
+    if plan is not None and len({plan(s) for s in sizes}) > 1:
+        raise SiamtrackError(f"crop sizes {sizes} pad differently in backbone {type(net.backbone).__name__}, so one "
+                             "ONNX graph cannot serve them all: use sizes of one residue modulo its stride "
+                             "(e.g. 127, 255, 383) or backend 'torch'")
     net = copy.deepcopy(net).cpu().eval()
     embedder = CropEmbedder(net.backbone)
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference mode: the features are traced into the head's graph
         z_feat = embedder(torch.zeros(1, exemplar_size, exemplar_size, 3, dtype=torch.uint8))
         x_feat = embedder(torch.zeros(2, instance_size, instance_size, 3, dtype=torch.uint8))
     backbone = _export(embedder, (torch.zeros(1, instance_size, instance_size, 3, dtype=torch.uint8),),
                        ["crops"], {"crops": {0: "n", 1: "height", 2: "width"}, "out": {0: "n"}})
+    outputs = ("logits", "ltrb") if isinstance(net.head, DepthwiseBoxHead) else ("out",)
     head = _export(net.head, (z_feat, x_feat), ["z", "x"],
-                   {"x": {0: "k", 2: "hx", 3: "wx"}, "out": {0: "k"}})
+                   {"x": {0: "k", 2: "hx", 3: "wx"}, **{name: {0: "k"} for name in outputs}}, outputs)
     return backbone, head
 
 

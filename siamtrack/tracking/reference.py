@@ -3,7 +3,7 @@
 Written the way SiamFC is usually first written: one crop and one eager forward per scale, the
 network as trained (BatchNorm not folded), float NCHW input, every scale's map upsampled with
 ``F.interpolate`` and post-processed in NumPy. :class:`SiamFCTracker` must give the same boxes
-(``tests/test_speed_paths.py``) while doing far less work (``tools/bench_speed.py``).
+(``tests/test_speed_paths.py``) while doing far less work (``siamtrack bench``).
 """
 from __future__ import annotations
 

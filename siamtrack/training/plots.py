@@ -21,7 +21,7 @@ def plot_learning_curve(metrics_path: str | Path, out_path: str | Path) -> Path:
     try:
         records = read_metrics(metrics_path)
     except (json.JSONDecodeError, KeyError) as exc:
-        raise SiamtrackError(f"{metrics_path} is not a metrics.jsonl of tools/train.py: {exc}") from None
+        raise SiamtrackError(f"{metrics_path} is not a metrics.jsonl of siamtrack train: {exc}") from None
     if not records:
         raise SiamtrackError(f"{metrics_path} holds no epoch yet")
     epochs = [r["epoch"] for r in records]

@@ -1,0 +1,59 @@
+"""Train SiamFC on a GOT-10k-layout root (plus still-image and synthetic pairs, as the config mixes them).
+
+Single process:  siamtrack train --config configs/siamfc_alexnet.yaml --data ROOT --out runs/x
+Many processes:  torchrun --nproc_per_node=N -m siamtrack train ...   (DDP; gloo on CPU, NCCL on GPU)
+Ctrl-C / SIGTERM save a checkpoint; --resume continues it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+HELP = "train a tracker on a GOT-10k-layout dataset (torchrun for several processes)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``siamtrack train``."""
+    parser.add_argument("--config", default=None,
+                        help="YAML config or the name of a shipped config (default: siamfc_alexnet)")
+    parser.add_argument("--data", type=Path, required=True, help="GOT-10k-layout root with train/ (and val/)")
+    parser.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default: runs/train)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--init-weights", type=Path, help="start from these weights (fine-tuning): train.init_weights")
+    parser.add_argument("--workers", type=int, help="DataLoader workers per process (default: train.workers)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; the exit code says how it ended (128 + signal when stopped by one)."""
+    from siamtrack.config import load_config
+    from siamtrack.training.trainer import train
+
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    logging.basicConfig(level=logging.INFO if main_rank else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config)
+        if args.epochs is not None:
+            cfg.train.epochs = args.epochs
+        if args.batch_size is not None:
+            cfg.train.batch_size = args.batch_size
+        if args.init_weights is not None:
+            cfg.train.init_weights = str(args.init_weights.resolve())
+        result = train(cfg, args.data, args.out, resume=args.resume, device=args.device, workers=args.workers,
+                       progress=not args.no_progress)
+    except KeyboardInterrupt:  # Ctrl-C before training started (while indexing the data)
+        print("interrupted before the first step: nothing saved", file=sys.stderr)
+        return 130
+    if result.stopped_by is not None:
+        return 128 + result.stopped_by
+    if main_rank:
+        print(f"weights: {args.out / 'best.pth'} (best val AUC), {args.out / 'last.pth'}; "
+              f"learning curve: {args.out / 'metrics.jsonl'}")
+    return 0

@@ -1,0 +1,154 @@
+"""The box head and its tracker loop: map geometry, labels, loss, the loop's moves, many targets at once."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from siamtrack.config import Config, ModelConfig, TrackerConfig, load_config
+from siamtrack.errors import SiamtrackError
+from siamtrack.models import build_model
+from siamtrack.tracking.boxes import BoxTracker
+from siamtrack.tracking.builder import build_tracker
+from siamtrack.tracking.siamfc import SiamFCTracker
+from siamtrack.training.loss import BoxLoss, box_labels, build_loss
+
+BOX_MODEL = ModelConfig(backbone="efficientnet_lite0", head="box")
+
+
+@pytest.fixture(scope="module")
+def box_net() -> torch.nn.Module:
+    """Untrained box model (random head over a random backbone): for shapes and plumbing only."""
+    torch.manual_seed(0)
+    return build_model(BOX_MODEL).eval()
+
+
+def test_box_head_shapes_and_cell_offsets(box_net) -> None:
+    with torch.inference_mode():
+        logits, ltrb = box_net(torch.zeros(3, 3, 127, 127), torch.zeros(6, 3, 255, 255))
+    assert logits.shape == (6, 1, 12, 12) and ltrb.shape == (6, 4, 12, 12)
+    assert bool((ltrb > 0).all())
+    offsets = box_net.cell_offsets(127, 255)
+    # 16 search cells at 14.5 + 16 i; the kernel's centre cell (3 of 8) sits at 62.5, 1 px before the
+    # exemplar's centre: cell o predicts the target 16 (o + 2) + 14.5 + 1 - 127.5 px from the crop's centre.
+    np.testing.assert_allclose(offsets, 16 * np.arange(12) - 80)
+
+
+def test_box_model_needs_a_gridded_backbone_and_the_box_loop() -> None:
+    with pytest.raises(SiamtrackError, match="feature grid"):
+        build_model(ModelConfig(backbone="alexnet", head="box"))
+    with pytest.raises(SiamtrackError, match="unknown model.head"):
+        build_model(ModelConfig(head="rpn"))
+    with pytest.raises(SiamtrackError, match="loop 'box' needs"):
+        BoxTracker(build_model(ModelConfig(backbone="pixels")), TrackerConfig(loop="box"))
+    with pytest.raises(SiamtrackError, match="unknown tracker.loop"):
+        build_tracker(build_model(ModelConfig(backbone="pixels")), TrackerConfig(loop="rpn"))
+    assert isinstance(build_tracker(build_model(ModelConfig(backbone="pixels")), TrackerConfig()), SiamFCTracker)
+
+
+def test_labels_follow_the_target_box() -> None:
+    positions = torch.as_tensor(16 * np.arange(12) - 80 + 127.5, dtype=torch.float32)
+    # A 64 px target shifted 32 px right and 16 px up from the crop's centre.
+    box = torch.tensor([[127.5 + 32 - 32, 127.5 - 16 - 32, 127.5 + 32 + 32, 127.5 - 16 + 32]])
+    labels = box_labels(positions, box, pos_ellipse=0.5)[0]
+    rows, cols = torch.nonzero(labels == 1, as_tuple=True)
+    # The centre cell (row 4: -16 px, column 7: +32 px) and its four neighbours, 16 px = half the half-side away.
+    assert sorted(zip(rows.tolist(), cols.tolist())) == [(3, 7), (4, 6), (4, 7), (4, 8), (5, 7)]
+    assert labels[4, 9] == -1 and labels[4, 10] == 0 and labels[0, 0] == 0  # rest of the box ignored, outside negative
+    # A tiny target still gets its nearest cell as a positive.
+    tiny = box_labels(positions, torch.tensor([[120.0, 120.0, 124.0, 124.0]]), 0.5)[0]
+    assert int((tiny == 1).sum()) == 1 and tiny[5, 5] == 1
+
+
+def test_box_loss_decreases_when_the_head_trains_on_a_tiny_set(box_net) -> None:
+    torch.manual_seed(0)
+    net = build_model(BOX_MODEL)
+    net.backbone.load_pretrained()
+    for p in net.backbone.parameters():
+        p.requires_grad_(False)
+    cfg = Config(model=BOX_MODEL)
+    cfg.data.search_size = 255
+    criterion = build_loss(cfg, net)
+    assert isinstance(criterion, BoxLoss)
+    z = torch.rand(4, 3, 127, 127) * 255
+    x = torch.rand(4, 3, 255, 255) * 255
+    x[:, :, 96:160, 112:176] = z[:, :, 32:96, 32:96]  # the exemplar's centre pasted 16 px right of centre
+    boxes = torch.tensor([[112.0, 96.0, 176.0, 160.0]]).repeat(4, 1)
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-3)
+    net.train()
+    losses = []
+    for _ in range(6):
+        loss = criterion(net(z, x), boxes)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+class FakeBackend:
+    """Stands in for the network: the target at a chosen cell (none: nowhere) with a chosen box."""
+
+    def __init__(self, backend, cell: tuple[int, int] | None, ltrb: tuple[float, float, float, float]) -> None:
+        self.device, self.embed = backend.device, backend.embed
+        self.cell, self.ltrb = cell, ltrb
+
+    def score(self, kernels, crops):
+        n, size = len(crops), crops.shape[1]
+        cells = -(-size // 16) - 4  # ceil(size / 16) search cells, minus the 5-cell kernel's margin
+        logits = torch.full((n, 1, cells, cells), -8.0)
+        if self.cell is not None:
+            logits[:, 0, self.cell[0], self.cell[1]] = 8.0
+        ltrb = torch.tensor(self.ltrb).reshape(1, 4, 1, 1).repeat(n, 1, cells, cells)
+        return logits, ltrb
+
+
+def test_box_loop_moves_to_the_chosen_cell_and_smooths_the_size(box_net) -> None:
+    cfg = load_config("configs/efficientnet_box.yaml").tracker
+    tracker = BoxTracker(box_net, cfg)
+    frame = np.full((400, 600, 3), 128, np.uint8)
+    box = np.array([250.0, 150.0, 50.0, 50.0])
+    tracker.init(frame, box)
+    per_pixel = tracker.x_size[0] / 255  # frame px per search-crop px
+    # Cell (row 5, col 7): 0 px down, +32 px right; the box there is 60x60 crop px, centred on the cell.
+    target_px = 50 / per_pixel
+    tracker.backend = FakeBackend(tracker.backend, (5, 7), (target_px / 2,) * 4)
+    x, y, w, h = tracker.update(frame)
+    np.testing.assert_allclose([x + w / 2, y + h / 2], [275 + 32 * per_pixel, 175], atol=1e-3)
+    np.testing.assert_allclose([w, h], [50, 50], atol=1e-3)  # same size: no change
+    assert tracker.score > 0.99
+    # A larger box is followed only part of the way (size_lr times the penalised probability).
+    tracker.backend.ltrb = (target_px,) * 4
+    _, _, w, _ = tracker.update(frame)
+    assert 50 < w < 50 + cfg.size_lr * 50 + 1e-6
+
+
+def test_low_score_widens_the_search(box_net) -> None:
+    cfg = load_config("configs/efficientnet_box.yaml").tracker
+    tracker = BoxTracker(box_net, cfg)
+    frame = np.full((400, 600, 3), 128, np.uint8)
+    tracker.init(frame, (250.0, 150.0, 50.0, 50.0))
+    tracker.backend = FakeBackend(tracker.backend, None, (20.0,) * 4)
+    tracker.update(frame)
+    assert tracker.score < cfg.redetect_below and tracker.crop_sizes[0] == cfg.instance_size
+    tracker.update(frame)
+    assert tracker.crop_sizes[0] == cfg.redetect_instance_size
+    assert tracker.response.shape == (1, 20, 20)  # 383 px: 24 search cells -> 20x20 map
+
+
+def test_many_targets_in_one_pass_equal_single_runs(box_net, shared_data) -> None:
+    from siamtrack.data.images import read_image
+
+    root = shared_data / "got10k-mini" / "val" / "OTB_Dog1"
+    frames = [read_image(p) for p in sorted(root.glob("*.jpg"))[:4]]
+    first = np.loadtxt(root / "groundtruth.txt", delimiter=",")[0]
+    boxes = [first, first + [30, -10, 0, 0], first + [-40, 20, 10, -5]]
+    cfg = load_config("configs/efficientnet_box.yaml").tracker
+    together = BoxTracker(box_net, cfg)
+    together.init(frames[0], boxes)
+    joint = np.stack([together.update(f) for f in frames[1:]])
+    for t, box in enumerate(boxes):
+        alone = BoxTracker(box_net, cfg)
+        alone.init(frames[0], box)
+        single = np.stack([alone.update(f) for f in frames[1:]])
+        np.testing.assert_allclose(joint[:, t], single, atol=1e-3)
