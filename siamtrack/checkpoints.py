@@ -4,27 +4,48 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
 from siamtrack.errors import SiamtrackError
 
 
+TEMPORARY_SUFFIX = ".tmp"  # save_atomic writes ``.<name>.<random>.tmp`` beside the target first
+
+
 def save_atomic(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename: never a half-written file."""
+    """``torch.save`` to a temporary file in the same folder, then rename: never a half-written file.
+
+    A failed write (full disk, no permission) raises :class:`SiamtrackError` naming ``path``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise SiamtrackError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch reports a failed write as a RuntimeError
+        Path(tmp).unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise SiamtrackError(f"cannot write {path}: {reason}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_partial_writes(folder: str | Path) -> list[Path]:
+    """Delete the temporary files of :func:`save_atomic` calls that were interrupted; returns them."""
+    leftovers = sorted(Path(folder).glob(f".*{TEMPORARY_SUFFIX}"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
 
 
 def load_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
@@ -43,4 +64,27 @@ def load_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
         raise SiamtrackError(f"cannot read weights file {path}: {reason}") from None
     if not isinstance(state, dict) or "model" not in state:
         raise SiamtrackError(f"{path} is not a siamtrack weights file (no 'model' entry)")
+    if not isinstance(state["model"], Mapping):
+        raise SiamtrackError(f"{path} is not a siamtrack weights file: its 'model' entry is a "
+                             f"{type(state['model']).__name__}, not a state dict of tensors")
     return state
+
+
+def load_weights(net: torch.nn.Module, weights: Mapping[str, Any], path: str | Path, model_name: str) -> None:
+    """Put the state dict ``weights`` (read from ``path``) into ``net``, or raise :class:`SiamtrackError`.
+
+    Whatever ``load_state_dict`` rejects (missing or unexpected keys, other shapes, values that
+    are not tensors) and tensors holding NaN or infinity are errors naming the file.
+    """
+    for key, value in weights.items():
+        if not isinstance(value, torch.Tensor):
+            raise SiamtrackError(f"weights {path} do not fit the '{model_name}' model: "
+                                 f"entry '{key}' is a {type(value).__name__}, not a tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise SiamtrackError(f"weights {path} are damaged: '{key}' holds NaN or infinite values")
+    try:
+        net.load_state_dict(weights)
+    except (RuntimeError, TypeError, ValueError, KeyError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise SiamtrackError(f"weights {path} do not fit the '{model_name}' model: "
+                             f"{detail if len(detail) <= 300 else detail[:297] + '...'}") from None

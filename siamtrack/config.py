@@ -3,24 +3,111 @@
 Every section is a frozen-free dataclass with defaults equal to the SiamFC paper's values; a YAML
 file only states what it changes. Unknown keys are rejected with their full name so that a typo
 never silently falls back to a default.
+
+Values are checked when a config is built, so that a bad one stops the run before any work:
+every float must be finite, each section's ``RULES`` table says what else a field must be (a rule
+per field name: add one beside a new field), and each section's ``validate()`` adds the checks
+that involve several fields. Messages name the key in full (``tracker.exemplar_size``).
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import yaml
 
 from siamtrack import resources
 from siamtrack.errors import SiamtrackError
 
+SOURCE_KINDS = ("video", "stills", "synthetic")  # the pair sources data.mix shares out
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a config value must be: ``test(value)`` holds, described as ``requirement`` (a string,
+    or a function giving it, for descriptions that need an import)."""
+
+    requirement: str | Callable[[], str]
+    test: Callable[[Any], bool]
+
+    def check(self, value: Any, name: str) -> None:
+        """Raise :class:`SiamtrackError` naming ``name`` unless ``value`` passes."""
+        try:
+            ok = bool(self.test(value))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            requirement = self.requirement() if callable(self.requirement) else self.requirement
+            raise SiamtrackError(f"config: '{name}' must be {requirement}, got {value!r}")
+
+
+def at_least(low: float) -> Rule:
+    return Rule(f">= {low}", lambda v: v >= low)
+
+
+def above(low: float) -> Rule:
+    return Rule(f"> {low}", lambda v: v > low)
+
+
+def between(low: float, high: float, low_open: bool = False, high_open: bool = False) -> Rule:
+    """``low <= v <= high``; an open end excludes its bound."""
+    text = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    return Rule(f"in {text}", lambda v: (v > low if low_open else v >= low) and (v < high if high_open else v <= high))
+
+
+def registered(module: str, registry: str, what: str) -> Rule:
+    """A name in the registry ``module.registry`` (imported when checked: the backbones need torch)."""
+    def names() -> Any:
+        return getattr(importlib.import_module(module), registry)
+
+    return Rule(lambda: f"a known {what} ({', '.join(names())})", lambda v: isinstance(v, str) and v in names())
+
+
+POSITIVE = above(0)
+NON_NEGATIVE = at_least(0)
+PROBABILITY = between(0, 1)
+FRACTION = between(0, 1, high_open=True)
+CROP_SIZE = between(1, 1024)  # pixels: past that a crop batch no longer fits in memory
+
+
+class Section:
+    """A config section: ``RULES`` per field, cross-field checks in :meth:`validate`."""
+
+    SECTION: ClassVar[str] = ""
+    RULES: ClassVar[dict[str, Rule]] = {}
+
+    def validate(self) -> None:
+        """Check every field: floats finite, then its rule; subclasses add checks across fields."""
+        for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, item.name)
+            name = f"{self.SECTION}.{item.name}"
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SiamtrackError(f"config: '{name}' must be a finite number, got {value!r}")
+            if item.name in self.RULES:
+                self.RULES[item.name].check(value, name)
+
+    def _require(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise SiamtrackError(f"config: {message}")
+
 
 @dataclass
-class ModelConfig:
+class ModelConfig(Section):
     """The Siamese network: backbone (see ``models.backbones.BACKBONES``) and head (``xcorr``: SiamFC's
     score map; ``box``: depthwise correlation with classification and box maps)."""
+
+    SECTION: ClassVar[str] = "model"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "backbone": registered("siamtrack.models.backbones", "BACKBONES", "backbone"),
+        "out_scale": POSITIVE,
+        "head": registered("siamtrack.models.siamese", "HEADS", "head"),
+        "channels": between(1, 4096),
+        "template_cells": between(1, 64),
+    }
 
     backbone: str = "alexnet"
     out_scale: float = 0.001  # xcorr head: score map = out_scale * xcorr + bias
@@ -30,12 +117,24 @@ class ModelConfig:
 
 
 @dataclass
-class TrackerConfig:
+class TrackerConfig(Section):
     """Tracking hyper-parameters; defaults are SiamFC-3s's (Bertinetto et al. 2016, siamfc-pytorch values).
 
     ``loop`` names the tracker loop (``tracking.builder.LOOPS``): ``siamfc`` (scale pyramid) for the
     xcorr head, ``box`` (one search, boxes from the map) for the box head.
     """
+
+    SECTION: ClassVar[str] = "tracker"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "loop": registered("siamtrack.tracking.builder", "LOOPS", "tracker loop"),
+        "exemplar_size": CROP_SIZE, "instance_size": CROP_SIZE, "context": NON_NEGATIVE,
+        "scale_num": between(1, 15), "scale_step": between(0, 2, low_open=True),
+        "scale_penalty": between(0, 1, low_open=True), "scale_lr": PROBABILITY,
+        "response_up": between(1, 64), "window_influence": PROBABILITY,
+        "min_scale": POSITIVE, "max_scale": POSITIVE, "penalty_k": NON_NEGATIVE, "size_lr": PROBABILITY,
+        "redetect_below": PROBABILITY, "redetect_instance_size": between(0, 1024),
+        "backend": registered("siamtrack.tracking.backends", "BACKENDS", "backend"),
+    }
 
     loop: str = "siamfc"
     exemplar_size: int = 127
@@ -61,10 +160,32 @@ class TrackerConfig:
     backend: str = "torch"
     onnx_dir: str = ""
 
+    def validate(self) -> None:
+        super().validate()
+        self._require(self.instance_size > self.exemplar_size,
+                      f"'tracker.instance_size' ({self.instance_size}) must be larger than "
+                      f"'tracker.exemplar_size' ({self.exemplar_size})")
+        self._require(self.min_scale <= self.max_scale,
+                      f"'tracker.min_scale' ({self.min_scale}) must not exceed 'tracker.max_scale' ({self.max_scale})")
+        self._require(self.redetect_instance_size == 0 or self.redetect_instance_size >= self.instance_size,
+                      f"'tracker.redetect_instance_size' ({self.redetect_instance_size}) must be 0 "
+                      f"or at least 'tracker.instance_size' ({self.instance_size})")
+
 
 @dataclass
-class DataConfig:
+class DataConfig(Section):
     """Training pairs: where they come from and how they are sampled and augmented."""
+
+    SECTION: ClassVar[str] = "data"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "max_frame_gap": NON_NEGATIVE, "pairs_per_epoch": at_least(1), "val_max_frames": NON_NEGATIVE,
+        "search_size": CROP_SIZE, "max_stretch": FRACTION, "max_shift": NON_NEGATIVE,
+        "still_stretch": FRACTION, "color_jitter": PROBABILITY, "gray_prob": PROBABILITY,
+        "blur_prob": PROBABILITY, "min_box_size": NON_NEGATIVE, "max_aspect": at_least(1),
+        "max_box_fraction": between(0, 1, low_open=True), "min_cover": between(0, 8),
+        "synthetic_gap": NON_NEGATIVE, "synthetic_distractors": NON_NEGATIVE,
+        "stills": Rule("a list of folder paths", lambda v: all(isinstance(p, str) for p in v)),
+    }
 
     max_frame_gap: int = 100  # exemplar and search frame of a video at most this many frames apart
     mix: dict = field(default_factory=lambda: {"video": 0.6, "stills": 0.2, "synthetic": 0.2})  # share of each pair source
@@ -87,10 +208,31 @@ class DataConfig:
     synthetic_gap: int = 20  # frames between the two rendered frames of a synthetic pair, at most
     synthetic_distractors: int = 3  # same-kind distractors per synthetic scene, at most
 
+    def validate(self) -> None:
+        super().validate()
+        unknown = sorted(map(str, set(self.mix) - set(SOURCE_KINDS)))
+        self._require(not unknown, f"'data.mix' has unknown source(s) {unknown} (known: {', '.join(SOURCE_KINDS)})")
+        shares = list(self.mix.values())
+        self._require(all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                          for v in shares) and sum(shares) > 0,
+                      f"'data.mix' shares must be numbers >= 0, not all 0, got {self.mix}")
+
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Section):
     """Optimisation schedule (SiamFC: SGD, lr 1e-2 -> 1e-5 exponentially) and run settings."""
+
+    SECTION: ClassVar[str] = "train"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "epochs": at_least(1), "batch_size": at_least(1), "lr_initial": POSITIVE, "lr_final": POSITIVE,
+        "momentum": FRACTION, "weight_decay": NON_NEGATIVE, "pos_radius": POSITIVE,
+        "pos_ellipse": between(0, 1, low_open=True), "box_weight": NON_NEGATIVE,
+        "optimizer": Rule("sgd or adamw", lambda v: v in ("sgd", "adamw")),
+        "freeze_backbone_epochs": NON_NEGATIVE, "backbone_stages": NON_NEGATIVE,
+        "backbone_lr_scale": NON_NEGATIVE, "seed": NON_NEGATIVE,
+        "workers": NON_NEGATIVE, "val_every": NON_NEGATIVE, "keep_checkpoints": at_least(1),
+        "checkpoint_every": NON_NEGATIVE,
+    }
 
     epochs: int = 50
     batch_size: int = 8
@@ -112,6 +254,7 @@ class TrainConfig:
     channels_last: bool = True  # channels-last memory format on CUDA (ignored on CPU)
     keep_checkpoints: int = 2  # resume checkpoints kept in --out (older ones are deleted)
     init_weights: str = ""  # weights file to start from instead of random init (fine-tuning); "" = random
+    checkpoint_every: int = 100  # also save a resume checkpoint every this many steps (0: at epoch ends only)
 
 
 @dataclass
@@ -126,6 +269,11 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (for checkpoints and YAML dumps)."""
         return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        """Check every section (after changing values in code, e.g. from command-line options)."""
+        for section in (self.model, self.tracker, self.data, self.train):
+            section.validate()
 
 
 def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
@@ -143,13 +291,21 @@ def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
             kwargs[key] = _build(type(default), value or {}, name)
         else:
             kwargs[key] = _coerce(value, default, name)
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    if isinstance(built, Section):
+        built.validate()
+    return built
 
 
 def _coerce(value: Any, default: Any, name: str) -> Any:
     """Check a leaf value against its default's type (ints may stand for floats; YAML '1e-2' too)."""
-    if default is None or isinstance(default, (list, dict)):
+    if default is None:
         return value
+    if isinstance(default, (list, dict)):
+        kind, wanted = (list, "a list") if isinstance(default, list) else (Mapping, "a mapping")
+        if not isinstance(value, kind):
+            raise SiamtrackError(f"config: '{name}' must be {wanted}, got {value!r}")
+        return list(value) if isinstance(default, list) else dict(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise SiamtrackError(f"config: '{name}' must be true or false, got {value!r}")
@@ -160,7 +316,8 @@ def _coerce(value: Any, default: Any, name: str) -> Any:
         except (TypeError, ValueError):
             number = None
         if isinstance(value, bool) or number is None or (isinstance(default, int) and not isinstance(value, int)):
-            raise SiamtrackError(f"config: '{name}' must be a {type(default).__name__}, got {value!r}")
+            kind = "an integer" if isinstance(default, int) else "a number"
+            raise SiamtrackError(f"config: '{name}' must be {kind}, got {value!r}")
         return number
     if isinstance(default, str) and not isinstance(value, str):
         raise SiamtrackError(f"config: '{name}' must be a string, got {value!r}")
@@ -168,7 +325,7 @@ def _coerce(value: Any, default: Any, name: str) -> Any:
 
 
 def config_from_dict(values: Mapping[str, Any]) -> Config:
-    """Build a :class:`Config` from a nested dict (e.g. one stored in a checkpoint)."""
+    """Build a :class:`Config` from a nested dict (e.g. one stored in a checkpoint); checks every value."""
     return _build(Config, values, "")
 
 
@@ -182,7 +339,12 @@ def load_config(path: str | Path | None = None) -> Config:
     if not path.is_file():
         raise SiamtrackError(f"config file not found: {path}")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise SiamtrackError(f"config file {path} is not a text file (a YAML config was expected; "
+                             "weights go to --weights)") from None
+    except OSError as exc:
+        raise SiamtrackError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise SiamtrackError(f"config file {path} is not valid YAML: {exc}") from None
+        raise SiamtrackError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
     return config_from_dict(values)

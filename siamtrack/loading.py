@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from siamtrack import resources
-from siamtrack.checkpoints import load_checkpoint
+from siamtrack.checkpoints import load_checkpoint, load_weights
 from siamtrack.config import Config, config_from_dict, load_config
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.siamese import SiameseNet, build_model
@@ -44,15 +44,14 @@ def load_model(weights: str | Path | None = None, config: str | Path | Config | 
     elif config is not None:
         cfg = load_config(config)
     elif "config" in state:
-        cfg = config_from_dict(state["config"])
+        try:
+            cfg = config_from_dict(state["config"])
+        except SiamtrackError as exc:
+            raise SiamtrackError(f"weights {path} hold an unusable config: {exc}") from None
     else:
         cfg = load_config()
     net = build_model(cfg.model)
-    try:
-        net.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise SiamtrackError(f"weights {path} do not fit the '{cfg.model.backbone}' model: "
-                             f"{str(exc).splitlines()[0]}") from None
+    load_weights(net, state["model"], path, cfg.model.backbone)
     return net, cfg
 
 

@@ -1,10 +1,16 @@
-"""Shared fixtures: where the real data lies, and small trackers/weights that need no training."""
+"""Shared fixtures: where the real data lies, and small trackers/weights that need no training.
+
+Hypothesis profiles: ``ci`` (the default: few examples, the fuzz suite within a minute) and
+``long`` (``pytest tests/test_fuzz.py --hypothesis-profile=long``, or ``HYPOTHESIS_PROFILE=long``).
+"""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 from siamtrack.checkpoints import save_atomic
 from siamtrack.config import Config, ModelConfig, TrackerConfig
@@ -13,6 +19,11 @@ from siamtrack.tracking.siamfc import SiamFCTracker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+_FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("ci", max_examples=50, **_FUZZ)
+settings.register_profile("long", max_examples=2000, **_FUZZ)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -137,7 +137,7 @@ def test_onnx_backend_tracks_like_torch(clip, tmp_path: Path) -> None:
 
 def test_backend_misconfiguration_is_a_clear_error(tmp_path: Path) -> None:
     net = build_model(ModelConfig(backbone="pixels"))
-    with pytest.raises(SiamtrackError, match="unknown tracker backend 'tensorrt'"):
+    with pytest.raises(SiamtrackError, match="'tracker.backend' must be a known backend .*got 'tensorrt'"):
         SiamFCTracker(net, TrackerConfig(backend="tensorrt"))
     with pytest.raises(SiamtrackError, match="siamtrack export"):
         SiamFCTracker(net, TrackerConfig(backend="onnx", onnx_dir=str(tmp_path)))

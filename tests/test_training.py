@@ -65,11 +65,11 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tiny_root, tmp_path)
     step = trainer.train_step
     calls = []
 
-    def step_then_stop(z, x):
+    def step_then_stop(*batch):
         calls.append(1)
         if len(calls) == 3:  # epoch 2, step 1 of 2
             trainer.request_stop(signal.SIGINT)
-        return step(z, x)
+        return step(*batch)
 
     trainer.train_step = step_then_stop
     assert trainer.run().stopped_by == signal.SIGINT
@@ -109,11 +109,11 @@ def test_cli_sigint_saves_a_checkpoint_and_exits_cleanly(tiny_root, tiny_config,
     step = Trainer.train_step
     calls = []
 
-    def step_with_ctrl_c(self, z, x):
+    def step_with_ctrl_c(self, *batch):
         calls.append(1)
         if len(calls) == 3:
             signal.raise_signal(signal.SIGINT)  # as Ctrl-C: the handler asks to stop after this step
-        return step(self, z, x)
+        return step(self, *batch)
 
     monkeypatch.setattr(Trainer, "train_step", step_with_ctrl_c)
     out = tmp_path / "out"

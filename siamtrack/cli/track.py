@@ -87,7 +87,7 @@ def track(args: argparse.Namespace) -> None:
     from siamtrack.data.sources import FrameList, open_source
     from siamtrack.evaluation.metrics import iou
     from siamtrack.tracking.tracker import validate_box
-    from siamtrack.tracking.video import parse_box, track_source
+    from siamtrack.tracking.video import check_outputs, parse_box, track_source
     from siamtrack.visualization import select_box
 
     if args.demo:
@@ -102,6 +102,7 @@ def track(args: argparse.Namespace) -> None:
         boxes = [parse_box(text) for text in args.box]
         source = open_source(args.source)
     with source:
+        check_outputs({"--out-boxes": args.out_boxes, "--out-video": args.out_video}, [args.source] if args.source else [])
         first = source.first_frame()
         boxes = [select_box(first)] if args.select else [validate_box(box, first.shape) for box in boxes]
         from siamtrack.loading import load_tracker

@@ -25,8 +25,6 @@ from siamtrack.errors import SiamtrackError
 
 log = logging.getLogger(__name__)
 
-SOURCE_KINDS = ("video", "stills", "synthetic")
-
 
 class PairSource(Protocol):
     """Anything that draws a :class:`PairSample` from a random generator."""
@@ -97,11 +95,7 @@ def build_sources(cfg: Config, data_root: str | Path) -> dict[str, PairSource]:
     warning: the mix is renormalised over the sources that remain.
     """
     data = cfg.data
-    unknown = set(data.mix) - set(SOURCE_KINDS)
-    if unknown:
-        raise SiamtrackError(f"config: data.mix has unknown source(s) {sorted(unknown)} (known: {', '.join(SOURCE_KINDS)})")
-    if any(not isinstance(v, (int, float)) or v < 0 for v in data.mix.values()):
-        raise SiamtrackError(f"config: data.mix shares must be numbers >= 0, got {data.mix}")
+    data.validate()
     limits = BoxLimits.from_config(data)
     sources: dict[str, PairSource] = {}
     if data.mix.get("video", 0) > 0:

@@ -8,6 +8,7 @@ Problems a user can fix (missing path, undecodable video, empty folder...) raise
 from __future__ import annotations
 
 import glob
+import logging
 import re
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -22,6 +23,8 @@ from siamtrack.errors import SiamtrackError
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp",
                               ".ppm", ".pgm", ".pbm", ".jp2", ".exr"})
 GLOB_CHARACTERS = frozenset("*?[")
+
+log = logging.getLogger(__name__)
 
 
 def natural_key(path: Path | str) -> tuple:
@@ -57,7 +60,9 @@ class FrameSource(ABC):
 class VideoSource(FrameSource):
     """A video file OpenCV decodes, or a camera given by its index.
 
-    The first frame is read when the source opens, so an undecodable file fails at once.
+    The first frame is read when the source opens, so an undecodable file fails at once. A file
+    that stops decoding before the frame count its header states (truncated, damaged) ends the
+    frames there with a warning saying how many were read: what was read is still tracked.
     """
 
     def __init__(self, video: Path | int) -> None:
@@ -87,10 +92,16 @@ class VideoSource(FrameSource):
             raise RuntimeError(f"{self.name} was already read; open the source again")
         first, self._first = self._first, None
         yield first
+        read = 1
         while True:
             ok, frame = self._capture.read()
             if not ok or frame is None:
+                if self.num_frames is not None and read < self.num_frames:
+                    log.warning("%s stopped decoding after %d of the %d frames its header states "
+                                "(truncated or damaged file): only those %d frames are tracked",
+                                self.name, read, self.num_frames, read)
                 return
+            read += 1
             yield to_bgr(frame)
 
     def close(self) -> None:

@@ -18,4 +18,10 @@ def build_tracker(net: SiameseNet, cfg: TrackerConfig, device: torch.device | st
     """The ``cfg.loop`` tracker over ``net`` on ``device``."""
     if cfg.loop not in LOOPS:
         raise SiamtrackError(f"unknown tracker.loop '{cfg.loop}' (known: {', '.join(LOOPS)})")
-    return LOOPS[cfg.loop](net, cfg, device, name)
+    try:
+        return LOOPS[cfg.loop](net, cfg, device, name)
+    except RuntimeError as exc:  # the network rejects crops of these sizes (too small for its layers)
+        if "size" not in str(exc).lower():
+            raise
+        raise SiamtrackError(f"tracker.exemplar_size {cfg.exemplar_size} / tracker.instance_size {cfg.instance_size} "
+                             f"do not fit the network: {str(exc).splitlines()[0]}") from None

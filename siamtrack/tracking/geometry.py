@@ -49,7 +49,10 @@ def crop_square(image: np.ndarray, center: Sequence[float], size: float, out_siz
 
 
 def cosine_window(size: int) -> np.ndarray:
-    """Normalised 2-D Hann window (sums to 1): SiamFC's prior against large displacements."""
-    hann = np.hanning(size)
+    """Normalised 2-D Hann window (sums to 1): SiamFC's prior against large displacements.
+
+    Windows of one or two cells are flat (a Hann window of two cells is all zeros).
+    """
+    hann = np.hanning(size) if size > 2 else np.ones(size)
     window = np.outer(hann, hann)
     return window / window.sum()

@@ -22,6 +22,8 @@ from siamtrack.tracking.backends import build_backend
 from siamtrack.tracking.geometry import context_size, crop_square, cxcywh_to_xywh
 
 Box = Sequence[float]
+MAX_BOX_FRAMES = 100  # a box side may be at most this many times the frame's longer side
+MIN_BOX_SIDE = 0.01  # pixels: smaller sides are not boxes in pixels (normalised coordinates?)
 
 
 def validate_box(box: Box, frame_shape: tuple[int, ...]) -> np.ndarray:
@@ -38,6 +40,12 @@ def validate_box(box: Box, frame_shape: tuple[int, ...]) -> np.ndarray:
     if w <= 0 or h <= 0:
         raise SiamtrackError(f"box {tuple(values.tolist())} has width or height <= 0")
     height, width = frame_shape[:2]
+    if max(w, h) > MAX_BOX_FRAMES * max(width, height):
+        raise SiamtrackError(f"box {tuple(values.tolist())} is more than {MAX_BOX_FRAMES} times the size of the "
+                             f"{width}x{height} frame: too large to track (boxes are x,y,w,h in pixels)")
+    if min(w, h) < MIN_BOX_SIDE:
+        raise SiamtrackError(f"box {tuple(values.tolist())} has a side under {MIN_BOX_SIDE} pixel: too small to "
+                             "track (boxes are x,y,w,h in pixels, not fractions of the frame)")
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise SiamtrackError(f"box {tuple(values.tolist())} lies wholly outside the {width}x{height} frame")
     return values
@@ -56,9 +64,7 @@ class SiameseTracker(Tracker):
     def __init__(self, net: SiameseNet, cfg: TrackerConfig, device: torch.device | str = "cpu",
                  name: str = "siamtrack") -> None:
         super().__init__(name=name, is_deterministic=True)
-        if cfg.redetect_instance_size and cfg.redetect_instance_size < cfg.instance_size:
-            raise SiamtrackError(f"tracker.redetect_instance_size ({cfg.redetect_instance_size}) must be 0 "
-                                 f"or at least tracker.instance_size ({cfg.instance_size})")
+        cfg.validate()
         self.cfg = cfg
         self.device = torch.device(device)
         self.net = net.to(self.device).eval()
@@ -68,6 +74,7 @@ class SiameseTracker(Tracker):
         self._responses: list[torch.Tensor] = []
         self._response_cache: np.ndarray | list[np.ndarray] | None = None
         self._single = True
+        self._started = False
 
     @property
     def response(self) -> np.ndarray | list[np.ndarray] | None:
@@ -89,7 +96,8 @@ class SiameseTracker(Tracker):
 
     @torch.inference_mode()
     def init(self, image: Any, box: Box | Sequence[Box]) -> None:
-        """Start tracking ``box`` (or a list of boxes) on ``image`` (BGR ndarray or PIL image)."""
+        """Start tracking ``box`` (or a list of boxes) on ``image`` (BGR ndarray, PIL image, HxWx3 tensor)."""
+        self._started = False
         frame = to_bgr(image)
         boxes = np.asarray(box, dtype=object)
         self._single = boxes.ndim == 1 or (boxes.ndim == 0)
@@ -114,6 +122,7 @@ class SiameseTracker(Tracker):
         self.crop_sizes = np.full(num_targets, self.cfg.instance_size)
         self._responses, self._response_cache = [], None
         self._start(num_targets)
+        self._started = True
 
     def _start(self, num_targets: int) -> None:
         """Per-target state of a loop, set when tracking starts."""
@@ -128,6 +137,8 @@ class SiameseTracker(Tracker):
     @torch.inference_mode()
     def update(self, image: Any) -> np.ndarray:
         """Locate the target(s) in the next frame: ``(x, y, w, h)`` or an ``(N, 4)`` array."""
+        if not self._started:
+            raise SiamtrackError("update() was called before init(): start with tracker.init(first_frame, box)")
         frame = to_bgr(image)
         self.crop_sizes = self._crop_sizes()
         responses: list[torch.Tensor | None] = [None] * len(self.center)

@@ -7,6 +7,7 @@ progress order); weights files (``best.pth``, ``last.pth``) use the shipping for
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from siamtrack.checkpoints import save_atomic
+from siamtrack.checkpoints import load_checkpoint, save_atomic
+from siamtrack.errors import SiamtrackError
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_PATTERN = re.compile(r"ckpt_(\d+)_(\d+)\.pth")
 METRICS_FILE = "metrics.jsonl"
@@ -31,6 +35,25 @@ def list_checkpoints(out_dir: Path) -> list[Path]:
     found = [(tuple(int(g) for g in m.groups()), p) for p in out_dir.glob("ckpt_*.pth")
              if (m := CHECKPOINT_PATTERN.fullmatch(p.name))]
     return [p for _, p in sorted(found)]
+
+
+class DamagedCheckpoint(SiamtrackError):
+    """A resume checkpoint that cannot be read or lacks part of the training state."""
+
+
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "step", "rng", "config", "progress")
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A resume checkpoint with every entry the trainer needs; :class:`DamagedCheckpoint` otherwise."""
+    try:
+        saved = load_checkpoint(path, weights_only=False)
+    except SiamtrackError as exc:
+        raise DamagedCheckpoint(str(exc)) from None
+    missing = [key for key in CHECKPOINT_KEYS if key not in saved]
+    if missing or not isinstance(saved["progress"], dict) or not isinstance(saved["config"], dict):
+        raise DamagedCheckpoint(f"{path} lacks {', '.join(missing) or 'a readable progress or config entry'}")
+    return saved
 
 
 def prune_checkpoints(out_dir: Path, keep: int) -> None:
@@ -60,19 +83,59 @@ def save_weights(path: Path, model: torch.nn.Module, config: dict[str, Any], met
     save_atomic({"model": state, "config": config, "meta": meta}, path)
 
 
+def epoch_outputs(best: bool) -> tuple[str, ...]:
+    """What an epoch end writes after its checkpoint: the metrics line, ``last.pth``, and ``best.pth``
+    when this epoch is the best so far."""
+    return ("metrics", "last.pth", "best.pth") if best else ("metrics", "last.pth")
+
+
+def missing_epoch_outputs(out_dir: Path, epoch: int, best: bool) -> tuple[str, ...]:
+    """Which of :func:`epoch_outputs` do not hold epoch ``epoch`` (a run killed right after its checkpoint)."""
+    missing = []
+    if not any(record.get("epoch") == epoch for record in _readable_records(out_dir / METRICS_FILE)):
+        missing.append("metrics")
+    for name in epoch_outputs(best)[1:]:
+        try:
+            meta = load_checkpoint(out_dir / name).get("meta", {})
+        except SiamtrackError:
+            meta = {}
+        if meta.get("epoch") != epoch or meta.get("interrupted"):
+            missing.append(name)
+    return tuple(missing)
+
+
 def append_metrics(out_dir: Path, record: dict[str, Any]) -> None:
-    """One line of ``metrics.jsonl`` per epoch."""
-    with (out_dir / METRICS_FILE).open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
+    """One line of ``metrics.jsonl`` per epoch, flushed to disk."""
+    path = out_dir / METRICS_FILE
+    try:
+        with path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        raise SiamtrackError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _readable_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics file; a line cut short by a crash is left out with a warning."""
+    if not path.is_file():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            record = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            record = None
+            log.warning("%s line %d is cut short (a crash while writing it): dropped", path, number)
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
 def truncate_metrics(out_dir: Path, epochs_done: int) -> None:
     """Drop metrics lines of epochs beyond ``epochs_done`` (left by a run stopped before its checkpoint)."""
     path = out_dir / METRICS_FILE
     if path.is_file():
-        lines = [line for line in path.read_text().splitlines()
-                 if line.strip() and json.loads(line)["epoch"] <= epochs_done]
-        path.write_text("".join(line + "\n" for line in lines))
+        records = [r for r in _readable_records(path) if r.get("epoch", 0) <= epochs_done]
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

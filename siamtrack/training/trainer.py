@@ -7,12 +7,20 @@ fraction of the rate (SiamRPN++'s recipe). One process, or many under ``torchrun
 (DistributedDataParallel; rank 0 alone writes files). Every epoch ends with a resume checkpoint,
 ``last.pth``, ``best.pth`` (by validation AUC) and a line of ``metrics.jsonl``; SIGINT/SIGTERM stop
 the run between two steps, after saving a checkpoint that ``resume=True`` continues exactly.
+
+Nothing is lost to a crash: the epoch's checkpoint is written first and holds the epoch's record,
+so a run killed before its metrics line, ``last.pth`` or ``best.pth`` gets them rebuilt on resume;
+``train.checkpoint_every`` steps also save a checkpoint mid-epoch; resume skips a damaged newest
+checkpoint for the one before it. Errors in DataLoader workers or while saving end the run with
+one :class:`SiamtrackError`, and the workers are stopped before it propagates.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -20,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import cv2
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -29,13 +36,13 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from siamtrack import distributed, resources
-from siamtrack.checkpoints import load_checkpoint, save_atomic
+from siamtrack.checkpoints import load_checkpoint, load_weights, remove_partial_writes, save_atomic
 from siamtrack.config import Config, TrainConfig
 from siamtrack.data.pairs import PairSampler, build_pair_dataset
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import resolve_device
 from siamtrack.models.siamese import SiameseNet, build_model
-from siamtrack.training import state
+from siamtrack.training import dataloader, state
 from siamtrack.training.loss import build_loss
 from siamtrack.training.validation import ValidationSet, validate
 
@@ -80,18 +87,6 @@ def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
     """Learning-rate multiplier of epoch ``e``: ``lr_initial`` at the first epoch, ``lr_final`` at the last."""
     ratio = cfg.lr_final / cfg.lr_initial
     return lambda epoch: ratio ** (min(epoch, cfg.epochs - 1) / max(cfg.epochs - 1, 1))
-
-
-def _worker_init(_: int) -> None:
-    """DataLoader workers: one thread each; stop signals are the main process's business.
-
-    A signal sent to the whole process group (Ctrl-C, ``timeout``, ``kill -- -PGID``) must not
-    kill the workers under the main process while it finishes its step and saves a checkpoint.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
 
 
 @dataclass
@@ -161,9 +156,11 @@ class Trainer:
                                  f"{cfg.train.batch_size} pairs on each of {self.world} process(es)")
         # Persistent workers started by a fork server: no fork of a process whose thread pools
         # (OpenCV, OpenMP, CUDA) are running, which can deadlock the workers.
-        self.loader = DataLoader(self.dataset, batch_size=cfg.train.batch_size, sampler=self.sampler,
+        self.loader = DataLoader(dataloader.ReportingDataset(self.dataset), batch_size=cfg.train.batch_size,
+                                 sampler=self.sampler, collate_fn=dataloader.collate,
                                  num_workers=self.workers, pin_memory=self.cuda, drop_last=True,
-                                 worker_init_fn=_worker_init, persistent_workers=self.workers > 0,
+                                 worker_init_fn=functools.partial(dataloader.worker_init, os.getpid()),
+                                 persistent_workers=self.workers > 0,
                                  prefetch_factor=4 if self.workers else None,
                                  multiprocessing_context="forkserver" if self.workers else None)
         self.val_set = self._open_validation(Path(data_root))
@@ -173,6 +170,7 @@ class Trainer:
         self.step = 0  # steps done in the current epoch
         self.pairs_seen = 0
         self.best_auc = -math.inf
+        self.best_epoch = 0  # the epoch whose weights best.pth holds
         self.loss_sum = 0.0  # this rank's summed step losses in the current epoch
         self.wall_base = 0.0  # seconds spent by earlier sessions of this run
         self._clock = time.perf_counter()
@@ -184,15 +182,9 @@ class Trainer:
                                  "to continue it, or choose another --out")
 
     def _check_config(self) -> None:
-        train = self.cfg.train
-        if train.epochs < 1 or train.batch_size < 1:
-            raise SiamtrackError("train.epochs and train.batch_size must be at least 1")
-        if train.lr_initial <= 0 or train.lr_final <= 0:
-            raise SiamtrackError("train.lr_initial and train.lr_final must be positive")
+        self.cfg.validate()  # again: options such as --epochs change values after loading
         if self.workers < 0:
             raise SiamtrackError("the number of workers cannot be negative")
-        if train.optimizer not in ("sgd", "adamw"):
-            raise SiamtrackError(f"config: unknown train.optimizer '{train.optimizer}' (known: sgd, adamw)")
 
     def _load_initial_weights(self, path: Path) -> None:
         """Start from trained weights (fine-tuning) instead of the random initialisation."""
@@ -200,7 +192,7 @@ class Trainer:
         if "config" in saved and saved["config"]["model"] != self.cfg.to_dict()["model"]:
             raise SiamtrackError(f"train.init_weights {path} holds model {saved['config']['model']}, "
                                  f"not the configured {self.cfg.to_dict()['model']}")
-        self.net.load_state_dict(saved["model"])
+        load_weights(self.net, saved["model"], path, self.cfg.model.backbone)
         log.info("starting from the weights in %s", path)
 
     def _open_validation(self, data_root: Path) -> ValidationSet | None:
@@ -219,35 +211,82 @@ class Trainer:
 
     # ----------------------------------------------------------------- state on disk
     def _resume(self) -> None:
+        """Continue from the most advanced readable checkpoint; rebuild what its epoch end left unwritten."""
+        if distributed.is_main():
+            leftovers = remove_partial_writes(self.out_dir) if self.out_dir.is_dir() else []
+            if leftovers:
+                log.warning("--resume: removed %d temporary file(s) of an interrupted write: %s",
+                            len(leftovers), ", ".join(p.name for p in leftovers))
         checkpoints = state.list_checkpoints(self.out_dir)
         if not checkpoints:
             log.warning("--resume: no checkpoint in %s, starting from scratch", self.out_dir)
             return
-        path = checkpoints[-1]
-        saved = load_checkpoint(path, weights_only=False)
+        damaged = []
+        for path in reversed(checkpoints):
+            try:
+                saved = state.read_checkpoint(path)
+                self._check_same_model(saved, path)
+                self._restore(saved, path)
+                break
+            except state.DamagedCheckpoint as exc:
+                log.warning("--resume: %s is damaged (%s); trying the checkpoint before it", path.name, exc)
+                damaged.append(path)
+        else:
+            raise SiamtrackError(f"--resume: no readable checkpoint in {self.out_dir} "
+                                 f"({', '.join(p.name for p in damaged)} are damaged)")
+        distributed.barrier()
+        if distributed.is_main():
+            for bad in damaged:
+                aside = bad.with_name(bad.name + ".damaged")
+                bad.replace(aside)
+                log.warning("--resume: set the damaged %s aside as %s", bad.name, aside.name)
+            state.truncate_metrics(self.out_dir, self.epoch)
+            self._rebuild_epoch_outputs(saved, path)
+        log.info("resumed from %s (epoch %d, step %d)", path, self.epoch + 1, self.step)
+
+    def _check_same_model(self, saved: dict[str, Any], path: Path) -> None:
         if saved["config"]["model"] != self.cfg.to_dict()["model"]:
             raise SiamtrackError(f"{path} was trained with model {saved['config']['model']}, "
                                  f"not the configured {self.cfg.to_dict()['model']}")
-        self.net.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.scheduler.load_state_dict(saved["scheduler"])
-        self.epoch, self.step = saved["epoch"], saved["step"]
-        progress = saved["progress"]
-        self.pairs_seen, self.best_auc = progress["pairs_seen"], progress["best_auc"]
-        sums = progress["loss_sums"]
-        self.loss_sum = sums[self.rank] if len(sums) == self.world else sum(sums) / self.world
-        self.wall_base = progress["wall_time"]
-        state.restore_rng_states(saved["rng"])
-        if distributed.is_main():
-            state.truncate_metrics(self.out_dir, self.epoch)
-        log.info("resumed from %s (epoch %d, step %d)", path, self.epoch + 1, self.step)
+
+    def _restore(self, saved: dict[str, Any], path: Path) -> None:
+        """Put a checkpoint's state into this trainer; :class:`state.DamagedCheckpoint` if it cannot be."""
+        try:
+            load_weights(self.net, saved["model"], path, self.cfg.model.backbone)
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.scheduler.load_state_dict(saved["scheduler"])
+            self.epoch, self.step = int(saved["epoch"]), int(saved["step"])
+            progress = saved["progress"]
+            self.pairs_seen, self.best_auc = progress["pairs_seen"], progress["best_auc"]
+            self.best_epoch = progress.get("best_epoch", 0)
+            sums = progress["loss_sums"]
+            self.loss_sum = sums[self.rank] if len(sums) == self.world else sum(sums) / self.world
+            self.wall_base = progress["wall_time"]
+            state.restore_rng_states(saved["rng"])
+        except (SiamtrackError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise state.DamagedCheckpoint(str(exc) or type(exc).__name__) from None
+
+    def _rebuild_epoch_outputs(self, saved: dict[str, Any], path: Path) -> None:
+        """After an epoch-end checkpoint, write the metrics line, ``last.pth`` and ``best.pth`` a crash lost."""
+        record = saved["progress"].get("record")
+        if self.step != 0 or record is None:
+            return
+        missing = state.missing_epoch_outputs(self.out_dir, record["epoch"], best=self.best_epoch == record["epoch"])
+        if missing:
+            self._write_epoch_outputs(record, missing)
+            log.warning("--resume: rebuilt %s of epoch %d from %s (the run stopped before writing them)",
+                        ", ".join(missing), record["epoch"], path.name)
 
     def wall_time(self) -> float:
         """Seconds this run has taken, over all its sessions."""
         return self.wall_base + time.perf_counter() - self._clock
 
-    def _save_checkpoint(self) -> Path:
-        """Resume checkpoint of the current progress (every rank's loss sum gathered; rank 0 writes)."""
+    def _save_checkpoint(self, record: dict[str, Any] | None = None) -> Path:
+        """Resume checkpoint of the current progress (every rank's loss sum gathered; rank 0 writes).
+
+        At an epoch end ``record`` is the epoch's metrics record, kept so that resume can rebuild
+        the epoch's other outputs from the checkpoint alone.
+        """
         loss_sums = distributed.gather_objects(self.loss_sum)
         path = state.checkpoint_path(self.out_dir, self.epoch, self.step)
         if distributed.is_main():
@@ -255,6 +294,7 @@ class Trainer:
                          "scheduler": self.scheduler.state_dict(), "epoch": self.epoch, "step": self.step,
                          "rng": state.rng_states(), "config": self.cfg.to_dict(),
                          "progress": {"pairs_seen": self.pairs_seen, "best_auc": self.best_auc,
+                                      "best_epoch": self.best_epoch, "record": record,
                                       "loss_sums": loss_sums, "wall_time": self.wall_time()}}, path)
             state.prune_checkpoints(self.out_dir, self.cfg.train.keep_checkpoints)
         return path
@@ -312,17 +352,21 @@ class Trainer:
                    unit="step", disable=not (self.progress and distributed.is_main()), dynamic_ncols=True)
         losses: list[torch.Tensor] = []
         start, start_step = time.perf_counter(), self.step
+        every = self.cfg.train.checkpoint_every
         with bar:
-            for batch in self.loader:
+            for batch in dataloader.batches(self.loader):
                 losses.append(self.train_step(*batch))
                 self.step += 1
                 self.pairs_seen += pairs_per_step
                 bar.update(1)
-                if len(losses) == 20 or self.step == steps:
+                checkpoint = every > 0 and self.step % every == 0 and self.step < steps
+                if len(losses) == 20 or self.step == steps or checkpoint:
                     self.loss_sum += float(torch.stack(losses).sum())
                     losses = []
                     rate = (self.step - start_step) * pairs_per_step / (time.perf_counter() - start)
                     bar.set_postfix(loss=f"{self.loss_sum / self.step:.4f}", pairs_s=f"{rate:.0f}")
+                if checkpoint:
+                    self._save_checkpoint()
                 if self._stop_agreed():
                     self.loss_sum += float(torch.stack(losses).sum()) if losses else 0.0
                     return False
@@ -344,25 +388,45 @@ class Trainer:
         improved = scores["auc"] is not None and scores["auc"] > self.best_auc
         if improved:
             self.best_auc = scores["auc"]
-        self._save_checkpoint()
+        if improved or self.val_set is None:
+            self.best_epoch = self.epoch
+        self._save_checkpoint(record)  # the commit point: resume rebuilds what follows from it
         if distributed.is_main():
-            meta = self._meta(record)
-            state.save_weights(self.out_dir / "last.pth", self.net, self.cfg.to_dict(), meta)
-            if improved or self.val_set is None:
-                state.save_weights(self.out_dir / "best.pth", self.net, self.cfg.to_dict(),
-                                   {**meta, "selected_by": "val_auc" if improved else "last epoch"})
-            state.append_metrics(self.out_dir, record)
+            self._write_epoch_outputs(record, state.epoch_outputs(best=self.best_epoch == self.epoch))
             val = f", val AUC {scores['auc']:.3f}, precision {scores['precision']:.3f}" if scores["auc"] is not None else ""
             log.info("epoch %d/%d: loss %.4f%s, lr %.2e, %d pairs, %.0f s", self.epoch, self.cfg.train.epochs,
                      loss, val, lr, self.pairs_seen, record["wall_time"])
         distributed.barrier()
         return record
 
+    def _write_epoch_outputs(self, record: dict[str, Any], outputs: tuple[str, ...]) -> None:
+        """Write ``outputs`` (see :func:`state.epoch_outputs`) for the epoch of ``record``, from the current weights."""
+        meta = self._meta(record)
+        if "metrics" in outputs:
+            state.append_metrics(self.out_dir, record)
+        if "last.pth" in outputs:
+            state.save_weights(self.out_dir / "last.pth", self.net, self.cfg.to_dict(), meta)
+        if "best.pth" in outputs:  # best.pth holds this epoch: chosen by val AUC, or the last one without validation
+            state.save_weights(self.out_dir / "best.pth", self.net, self.cfg.to_dict(),
+                               {**meta, "selected_by": "val_auc" if record["val_auc"] is not None else "last epoch"})
+
     def run(self) -> TrainResult:
-        """Train until ``cfg.train.epochs`` or a stop signal; see :class:`TrainResult`."""
+        """Train until ``cfg.train.epochs`` or a stop signal; see :class:`TrainResult`.
+
+        Whatever ends the run, the DataLoader workers are stopped before this returns or raises.
+        """
+        try:
+            return self._run()
+        finally:
+            dataloader.shutdown(self.loader)
+
+    def _run(self) -> TrainResult:
         result = TrainResult(out_dir=self.out_dir)
         if distributed.is_main():
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SiamtrackError(f"cannot create --out {self.out_dir}: {exc.strerror or exc}") from None
             if self.epoch == 0 and self.step == 0:
                 (self.out_dir / state.METRICS_FILE).unlink(missing_ok=True)
         with self._stop_on_signals():
