@@ -96,10 +96,10 @@ def test_pair_dataset_is_deterministic_per_epoch_and_index(tiny_root) -> None:
     cfg = Config()
     cfg.data.mix = {"video": 1.0}
     dataset = PairDataset(build_sources(cfg, tiny_root), cfg.data.mix, PairTransform(), length=4)
-    z1, x1 = dataset[(0, 2)]
-    z2, x2 = dataset[(0, 2)]
-    z3, _ = dataset[(1, 2)]
-    assert torch.equal(z1, z2) and torch.equal(x1, x2) and not torch.equal(z1, z3)
+    z1, x1, box1 = dataset[(0, 2)]
+    z2, x2, box2 = dataset[(0, 2)]
+    z3, _, _ = dataset[(1, 2)]
+    assert torch.equal(z1, z2) and torch.equal(x1, x2) and torch.equal(box1, box2) and not torch.equal(z1, z3)
 
 
 def test_missing_still_sets_warn_and_leave_the_other_sources(tiny_root, caplog) -> None:
@@ -162,3 +162,15 @@ def test_any_got10k_style_dataset_gives_pairs_with_lasot_labels(tiny_root) -> No
     assert len(VideoPairs(otb_like, BoxLimits(), max_gap=5).sequences[0].usable) == 10
     with pytest.raises(SiamtrackError, match="short_seq"):
         VideoPairs(ListDataset([(files[:9], boxes)], ["short_seq"]), BoxLimits(), max_gap=5)
+
+
+def test_search_crop_box_follows_shift_and_stretch() -> None:
+    image = np.zeros((300, 400, 3), np.uint8)
+    box = np.array([150.0, 100.0, 60.0, 40.0])
+    transform = PairTransform(search_size=255, max_stretch=0.0, max_shift=0, color_jitter=0.0, gray_prob=0.0,
+                              blur_prob=0.0)
+    crop, in_crop = transform.crop(image, box, 255, 1.25, np.array([20.0, -10.0]), 1)
+    scale = 255 / (float(np.sqrt((60 + 50) * (40 + 50))) * 255 / 127 / 1.25)  # crop px per image px
+    centre = (in_crop[:2] + in_crop[2:]) / 2
+    np.testing.assert_allclose(centre, [127.5 - 20, 127.5 + 10], atol=1e-9)  # the crop moved by +20, -10 px
+    np.testing.assert_allclose(in_crop[2:] - in_crop[:2], [60 * scale, 40 * scale], atol=1e-9)
