@@ -93,8 +93,8 @@ def equivariance_figure(net: torch.nn.Module, description: str, path: Path) -> N
 @reports_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, default=resources.default_weights(),
-                        help="trained weights to use if present (default: the shipped weights)")
+    parser.add_argument("--weights", type=Path, default=resources.weights_dir() / "siamfc_alexnet.pth",
+                        help="trained SiamFC (xcorr head) weights to use if present (default: the shipped AlexNet)")
     args = parser.parse_args(argv)
     net, description = network(args.weights)
     equivariance_figure(net, description, FIGURES / "translation_equivariance.png")
