@@ -191,3 +191,28 @@ def test_shipped_box_score_drops_when_the_target_is_hidden(shipped_box_tracker, 
     shipped_box_tracker.init(first, truth[0])
     shipped_box_tracker.update(hidden)
     assert visible > 0.6 and shipped_box_tracker.score < 0.3, (visible, shipped_box_tracker.score)
+
+
+def test_onnx_runtime_gives_the_pytorch_boxes(box_net, shared_data) -> None:
+    pytest.importorskip("onnxruntime")
+    import dataclasses
+
+    from siamtrack.data.images import read_image
+
+    root = shared_data / "got10k-mini" / "val" / "VOT_ball"
+    frames = [read_image(p) for p in sorted(root.glob("*.jpg"))[:4]]
+    box = np.loadtxt(root / "groundtruth.txt", delimiter=",")[0]
+    cfg = load_config("configs/efficientnet_box.yaml").tracker
+    runs = {}
+    for backend in ("torch", "onnx"):
+        tracker = BoxTracker(box_net, dataclasses.replace(cfg, backend=backend, redetect_below=0.0))
+        tracker.init(frames[0], box)
+        runs[backend] = np.stack([tracker.update(f) for f in frames[1:]])
+    np.testing.assert_allclose(runs["onnx"], runs["torch"], atol=0.5)
+
+
+def test_onnx_graph_refuses_crop_sizes_that_pad_differently(box_net) -> None:
+    from siamtrack.models.export import to_onnx
+
+    with pytest.raises(SiamtrackError, match="pad differently"):
+        to_onnx(box_net, 127, 255, [256])
