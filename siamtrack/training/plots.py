@@ -28,7 +28,7 @@ def plot_learning_curve(metrics_path: str | Path, out_path: str | Path) -> Path:
     figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=120)
     loss_axis.plot(epochs, [r["loss"] for r in records], color="tab:blue", marker="o", ms=3, label="training loss")
     loss_axis.set_xlabel("epoch")
-    loss_axis.set_ylabel("balanced logistic loss", color="tab:blue")
+    loss_axis.set_ylabel("training loss (the head's loss)", color="tab:blue")
     validated = [r for r in records if r.get("val_auc") is not None]
     if validated:
         score_axis = loss_axis.twinx()
@@ -41,7 +41,7 @@ def plot_learning_curve(metrics_path: str | Path, out_path: str | Path) -> Path:
         score_axis.legend(loc="upper right")
     loss_axis.legend(loc="upper left")
     pairs = records[-1].get("pairs_seen", 0)
-    loss_axis.set_title(f"SiamFC training: {len(records)} epochs, {pairs:,} pairs, {records[-1]['wall_time']:.0f} s")
+    loss_axis.set_title(f"Training: {len(records)} epochs, {pairs:,} pairs, {records[-1]['wall_time']:.0f} s")
     figure.tight_layout()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out_path)
