@@ -74,6 +74,7 @@ class OpenCVTracker(Tracker):
             self._create = getattr(cv2, f"Tracker{kind}").create
             name = f"cv-{kind}"
         super().__init__(name=name, is_deterministic=kind != "MIL")
+        self.kind = kind
         self._check_creates(kind)
         self._tracker: Any = None
         self._box = np.zeros(4)
@@ -99,7 +100,8 @@ class OpenCVTracker(Tracker):
         found, box = self._tracker.update(to_bgr(image))
         if found:
             self._box = np.asarray(box, dtype=np.float64)
-        self.score = float(self._tracker.getTrackingScore()) if hasattr(self._tracker, "getTrackingScore") else float("nan")
+        # Only the model trackers compute one; CSRT's getTrackingScore() answers -1 on every frame.
+        self.score = float(self._tracker.getTrackingScore()) if self.kind in MODEL_PEERS else float("nan")
         return self._box.copy()
 
 
