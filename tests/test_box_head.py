@@ -164,14 +164,17 @@ def shipped_box_tracker():
     return load_tracker(resources.find(BOX_WEIGHTS, resources.WEIGHTS, ".pth"), device="cpu")
 
 
-def test_shipped_box_weights_track_the_synthetic_demo(shipped_box_tracker) -> None:
+def test_shipped_box_weights_follow_the_demo_target_until_the_look_alike(shipped_box_tracker) -> None:
     from siamtrack.data.synthetic import demo_sequence
     from siamtrack.evaluation.metrics import iou
 
-    frames, boxes = demo_sequence()
+    # Frames 0-39: the target moves, grows and turns (IoU 0.83 when written). Around frame 45 it passes
+    # a look-alike distractor, which the shipped box model then follows (a limitation in the model card).
+    frames, boxes = demo_sequence()  # the demo clip: 80 frames (its motion depends on the length)
+    frames, boxes = frames[:40], boxes[:40]
     shipped_box_tracker.init(frames[0], boxes[0])
     tracked = np.stack([boxes[0]] + [shipped_box_tracker.update(f) for f in frames[1:]])
-    assert iou(tracked, boxes).mean() > 0.5
+    assert iou(tracked, boxes).mean() > 0.7
 
 
 @pytest.mark.parametrize("sequence", ["OTB_Dog1", "VOT_ball", "UAV123_car14"])

@@ -85,6 +85,8 @@ def frames(draw) -> np.ndarray:
     elements = None
     if np.issubdtype(dtype, np.floating):
         elements = floats(allow_nan=True, allow_infinity=True, width=16 if dtype == np.float16 else 32)
+    elif np.issubdtype(dtype, np.complexfloating):
+        elements = st.complex_numbers(allow_nan=True, allow_infinity=True, allow_subnormal=False, width=64)
     return draw(hnp.arrays(dtype, shape, elements=elements))
 
 
