@@ -6,7 +6,8 @@
     torchrun --nproc_per_node=4 -m siamtrack test --dataset lasot --root data/LaSOT --trackers siamtrack
 
 Trackers: siamtrack (--weights/--config), siamtrack=WEIGHTS, cv:NAME (an OpenCV tracker: MIL, KCF, CSRT...),
-cv:Nano[=DIR] (NanoTrack ONNX files; default ../shared/peers/nanotrack_v2).
+cv:Nano[=DIR] (NanoTrack ONNX files; default ../shared/peers/nanotrack_v2), cv:Vit[=DIR] (VitTrack; default
+../shared/peers/vittrack). summary.md also says how well each tracker's score separates tracked from lost frames.
 Writes to --report-dir: summary.md (table), scores.json, success_plot.png, precision_plot.png and
 results/ (got10k result layout). The first frame is scored (OTB convention); see docs/benchmarks.md.
 Bad input: one ``error: ...`` line, exit code 2.
