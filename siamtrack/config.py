@@ -155,7 +155,8 @@ class TrackerConfig(Section):
     # crop of redetect_instance_size pixels (same resolution, wider region); 0 turns it off.
     redetect_below: float = 0.0
     redetect_instance_size: int = 0
-    # Inference engine: "torch" (PyTorch, any device) or "onnx" (ONNX Runtime, CPU); onnx_dir holds
+    # Inference engine: "torch" (PyTorch, any device), "onnx" (ONNX Runtime, CPU) or "auto" (ONNX Runtime
+    # on a CPU when installed, else PyTorch); onnx_dir holds
     # the graphs siamtrack export writes (empty: exported from the weights when the tracker starts).
     backend: str = "torch"
     onnx_dir: str = ""
@@ -170,6 +171,11 @@ class TrackerConfig(Section):
         self._require(self.redetect_instance_size == 0 or self.redetect_instance_size >= self.instance_size,
                       f"'tracker.redetect_instance_size' ({self.redetect_instance_size}) must be 0 "
                       f"or at least 'tracker.instance_size' ({self.instance_size})")
+
+    @property
+    def search_sizes(self) -> list[int]:
+        """Every search-crop size the tracker uses: ``instance_size``, and the re-detection size if set."""
+        return sorted({self.instance_size, self.redetect_instance_size or self.instance_size})
 
 
 @dataclass

@@ -10,6 +10,7 @@ squeeze-excitation and ReLU6; the weights come from TensorFlow, so convolutions 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 from pathlib import Path
 
@@ -130,28 +131,33 @@ class EfficientNetLite0(nn.Module):
         (continuous coordinates: pixel ``j`` spans ``[j, j + 1)``). SAME padding puts the extra
         pixel after the input, so for even sizes at a strided layer the grid shifts by half a step.
         """
+        layers = self._strided_inputs(size)
         first, step = 0.5, 1.0
-        strided = [(self._conv_stem.kernel_size[0], 2)] + [(b.kernel, b.stride) for b in self._blocks if b.stride > 1]
-        for kernel, stride in strided:
-            before, _ = same_padding(size, kernel, stride)
+        for kernel, stride, (before, _), _ in layers:
             first += step * ((kernel - 1) / 2 - before)
             step *= stride
+        _, stride, _, last_input = layers[-1]
+        return first, step, math.ceil(last_input / stride)
+
+    def _strided_inputs(self, size: int) -> list[tuple[int, int, tuple[int, int], int]]:
+        """``(kernel, stride, SAME padding, input size)`` of each strided layer for a ``size`` px input
+        (stride-1 layers have odd kernels: symmetric padding, no shift)."""
+        layers = []
+        for kernel, stride in [(self._conv_stem.kernel_size[0], 2)] + [(b.kernel, b.stride) for b in self._blocks
+                                                                         if b.stride > 1]:
+            layers.append((kernel, stride, same_padding(size, kernel, stride), size))
             size = math.ceil(size / stride)
-        return first, step, size
+        return layers
 
     def padding_plan(self, size: int) -> tuple[tuple[int, int], ...]:
         """The SAME paddings of the strided layers for a ``size`` px input (equal plans: one traced graph fits)."""
-        plan = []
-        for kernel, stride in [(self._conv_stem.kernel_size[0], 2)] + [(b.kernel, b.stride) for b in self._blocks if b.stride > 1]:
-            plan.append(same_padding(size, kernel, stride))
-            size = math.ceil(size / stride)
-        return tuple(plan)
+        return tuple(padding for _, _, padding, _ in self._strided_inputs(size))
 
     def stage_blocks(self, stage: int) -> list[MBConvBlock]:
         """The blocks of stage ``stage`` (0-4; negative counts from the last)."""
-        ends = torch.tensor([s[0] for s in LITE0_STAGES]).cumsum(0).tolist()
-        stage = stage % len(ends)
-        return list(self._blocks[(ends[stage - 1] if stage else 0):ends[stage]])
+        starts = [0, *itertools.accumulate(repeats for repeats, *_ in LITE0_STAGES)]
+        stage = stage % len(LITE0_STAGES)
+        return list(self._blocks[starts[stage]:starts[stage + 1]])
 
     def load_pretrained(self) -> None:
         """Load the ImageNet weights bundled by :data:`PIP_NAME`, found on disk (never downloaded)."""

@@ -8,11 +8,29 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def correlate(kernels: torch.Tensor, x: torch.Tensor, depthwise: bool = False) -> torch.Tensor:
+    """Every exemplar's kernel slid over its search maps, the whole batch in one grouped ``conv2d``.
+
+    ``x`` holds ``k`` search maps per exemplar, ordered ``(k, nz)``: map ``i * nz + j`` is scored
+    against kernel ``j``. Plain: one map per search map ``(nx, 1, h, w)``; depthwise: one per channel
+    ``(nx, C, h, w)``, each kernel channel against the same search channel.
+    """
+    nz, channels = kernels.shape[:2]
+    nx, _, height, width = x.shape
+    if nx % nz:
+        raise ValueError(f"{nx} search maps cannot be split evenly over {nz} exemplars")
+    batched = x.reshape(nx // nz, nz * channels, height, width)
+    if depthwise:
+        out = F.conv2d(batched, kernels.reshape(nz * channels, 1, *kernels.shape[-2:]), groups=nz * channels)
+        return out.reshape(nx, channels, *out.shape[-2:])
+    out = F.conv2d(batched, kernels, groups=nz)
+    return out.reshape(nx, 1, *out.shape[-2:])
+
+
 class XCorrHead(nn.Module):
     """Score maps ``out_scale * (z ⋆ x) + bias`` for a batch of exemplars and search maps.
 
-    ``x`` holds ``k`` search maps per exemplar, ordered ``(k, nz)``: map ``i * nz + j`` is scored
-    against exemplar ``j``. One ``conv2d`` call with ``groups = nz`` does the whole batch.
+    ``x`` holds ``k`` search maps per exemplar, ordered ``(k, nz)`` (see :func:`correlate`).
 
     Args:
         out_scale: SiamFC's 0.001 keeps the initial logits in the sigmoid's useful range.
@@ -24,12 +42,7 @@ class XCorrHead(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1))
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        nz, channels = z.shape[:2]
-        nx, _, height, width = x.shape
-        if nx % nz:
-            raise ValueError(f"{nx} search maps cannot be split evenly over {nz} exemplars")
-        out = F.conv2d(x.reshape(nx // nz, nz * channels, height, width), z, groups=nz)
-        return out.reshape(nx, 1, out.shape[-2], out.shape[-1]) * self.out_scale + self.bias
+        return correlate(z, x) * self.out_scale + self.bias
 
 
 def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
@@ -78,15 +91,7 @@ class DepthwiseBoxHead(nn.Module):
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits (N, 1, h, w), ltrb (N, 4, h, w))`` for search features ``x`` against exemplars ``z``."""
-        kernel = self.kernel(z)
-        nz, channels = kernel.shape[:2]
-        search = self.neck(x)
-        nx, _, height, width = search.shape
-        if nx % nz:
-            raise ValueError(f"{nx} search maps cannot be split evenly over {nz} exemplars")
-        corr = F.conv2d(search.reshape(nx // nz, nz * channels, height, width),
-                        kernel.reshape(nz * channels, 1, *kernel.shape[-2:]), groups=nz * channels)
-        corr = corr.reshape(nx, channels, *corr.shape[-2:])
+        corr = correlate(self.kernel(z), self.neck(x), depthwise=True)
         logits = self.cls(self.cls_tower(corr))
         ltrb = self.stride * 2 * torch.exp(self.box(self.box_tower(corr)).clamp(max=6.0))
         return logits, ltrb

@@ -100,7 +100,7 @@ class OnnxBackend:
                                      "write them with siamtrack export")
             models = [p.read_bytes() for p in paths]
         else:
-            models = to_onnx(net, cfg.exemplar_size, cfg.instance_size, [cfg.redetect_instance_size or cfg.instance_size])
+            models = to_onnx(net, cfg.exemplar_size, cfg.instance_size, cfg.search_sizes)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1

@@ -36,9 +36,10 @@ class BoxGrid:
         return float(self.offsets[1] - self.offsets[0])
 
 
-def displacement_window(offsets: np.ndarray, step: float) -> np.ndarray:
-    """2-D Hann window over displacements: 1 where the target stays put, 0 half a map beyond."""
-    extent = step * len(offsets) / 2
+def displacement_window(offsets: np.ndarray) -> np.ndarray:
+    """2-D Hann window over the cells' displacements (evenly spaced): 1 where the target stays put,
+    0 half a map beyond."""
+    extent = (offsets[1] - offsets[0]) * len(offsets) / 2
     hann = 0.5 + 0.5 * np.cos(np.pi * np.clip(offsets / extent, -1, 1))
     return np.outer(hann, hann)
 
@@ -62,11 +63,11 @@ class BoxTracker(SiameseTracker):
         if not isinstance(net.head, DepthwiseBoxHead):
             raise SiamtrackError("tracker.loop 'box' needs a model with model.head 'box'")
         super().__init__(net, cfg, device, name)
-        self.grids = {size: self._grid(size) for size in self.search_sizes}
+        self.grids = {size: self._grid(size) for size in self.cfg.search_sizes}
 
     def _grid(self, crop_size: int) -> BoxGrid:
         offsets = self.net.cell_offsets(self.cfg.exemplar_size, crop_size)
-        window = displacement_window(offsets, float(offsets[1] - offsets[0]))
+        window = displacement_window(offsets)
         device = self.backend.device
         return BoxGrid(crop_size, torch.as_tensor(offsets, dtype=torch.float32, device=device),
                        torch.as_tensor(window, dtype=torch.float32, device=device))
@@ -83,8 +84,7 @@ class BoxTracker(SiameseTracker):
         sides = self.x_size[targets] * crop_size / cfg.instance_size
         crops = np.stack([crop_square(frame, self.center[t], side, crop_size, self.avg_color)
                           for t, side in zip(targets, sides)])
-        kernels = self.kernel if len(targets) == len(self.center) else self.kernel[targets]
-        logits, ltrb = self.backend.score(kernels, crops)
+        logits, ltrb = self.backend.score(self._kernels(targets), crops)
         prob = torch.sigmoid(logits[:, 0].float())
         left, top, right, bottom = ltrb.float().unbind(1)
         width, height = left + right, top + bottom

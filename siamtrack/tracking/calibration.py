@@ -31,7 +31,6 @@ def calibration_crops(sequences: Iterable[tuple[Frames, np.ndarray]], cfg: Track
     """
     steps = np.arange(cfg.scale_num) - (cfg.scale_num - 1) / 2
     factors = cfg.scale_step ** steps
-    crop_sizes = sorted({cfg.instance_size, cfg.redetect_instance_size or cfg.instance_size})
     for frames, boxes in sequences:
         boxes = np.asarray(boxes, dtype=np.float64)
         usable = np.flatnonzero((boxes[:, 2] > 1) & (boxes[:, 3] > 1))
@@ -47,6 +46,6 @@ def calibration_crops(sequences: Iterable[tuple[Frames, np.ndarray]], cfg: Track
             center = boxes[index, :2] + boxes[index, 2:] / 2
             # Search crops have the exemplar's resolution: side = z_size * crop_size / exemplar_size.
             side_per_pixel = float(context_size(boxes[index, 2:], cfg.context)) / cfg.exemplar_size
-            for size in crop_sizes:
+            for size in cfg.search_sizes:
                 yield np.stack([crop_square(frame, center, f * side_per_pixel * size, size, avg_color)
                                 for f in factors])

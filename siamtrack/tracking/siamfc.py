@@ -58,7 +58,7 @@ class SiamFCTracker(SiameseTracker):
                                           device=self.backend.device).reshape(-1, 1, 1, 1)
         # Pixels of the search crop per cell of the upsampled response.
         self.response_stride = net.backbone.stride / cfg.response_up
-        self.grids = {size: self._grid(size) for size in self.search_sizes}
+        self.grids = {size: self._grid(size) for size in self.cfg.search_sizes}
 
     @torch.inference_mode()
     def _grid(self, crop_size: int) -> SearchGrid:
@@ -85,8 +85,7 @@ class SiamFCTracker(SiameseTracker):
         sides = self.scale_factors[:, None] * self.x_size[None, targets] * (grid.crop_size / self.cfg.instance_size)
         crops = np.stack([crop_square(frame, self.center[t], sides[s, j], grid.crop_size, self.avg_color)
                           for s in range(num_scales) for j, t in enumerate(targets)])
-        kernels = self.kernel if num_targets == len(self.center) else self.kernel[targets]
-        maps = self.backend.score(kernels, crops).reshape(num_scales, num_targets, grid.response_size,
+        maps = self.backend.score(self._kernels(targets), crops).reshape(num_scales, num_targets, grid.response_size,
                                                           grid.response_size)
         responses = grid.upsample @ maps @ grid.upsample.T * self._penalties
         best_scale = responses.flatten(2).amax(dim=2).argmax(dim=0)

@@ -69,7 +69,6 @@ class SiameseTracker(Tracker):
         self.device = torch.device(device)
         self.net = net.to(self.device).eval()
         self.backend = build_backend(self.net, cfg, self.device)
-        self.search_sizes = sorted({cfg.instance_size, cfg.redetect_instance_size or cfg.instance_size})
         self.score: float | np.ndarray = 0.0
         self._responses: list[torch.Tensor] = []
         self._response_cache: np.ndarray | list[np.ndarray] | None = None
@@ -126,6 +125,10 @@ class SiameseTracker(Tracker):
 
     def _start(self, num_targets: int) -> None:
         """Per-target state of a loop, set when tracking starts."""
+
+    def _kernels(self, targets: np.ndarray) -> Any:
+        """The exemplar kernels of ``targets`` (all of them without copying when every target is searched)."""
+        return self.kernel if len(targets) == len(self.center) else self.kernel[targets]
 
     def _crop_sizes(self) -> np.ndarray:
         """Search-crop size of each target this frame: wider for those lost in the last one."""
