@@ -168,7 +168,7 @@ def test_shipped_box_weights_follow_the_demo_target_until_the_look_alike(shipped
     from siamtrack.data.synthetic import demo_sequence
     from siamtrack.evaluation.metrics import iou
 
-    # Frames 0-39: the target moves, grows and turns (IoU 0.83 when written). Around frame 45 it passes
+    # Frames 0-39: the target moves, grows and turns. Around frame 45 it passes
     # a look-alike distractor, which the shipped box model then follows (a limitation in the model card).
     frames, boxes = demo_sequence()  # the demo clip: 80 frames (its motion depends on the length)
     frames, boxes = frames[:40], boxes[:40]

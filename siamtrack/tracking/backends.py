@@ -57,8 +57,8 @@ class TorchBackend:
         self.head = net.head
         self.batch_pixels = CPU_BATCH_PIXELS if device.type == "cpu" else None
         if device.type == "cpu":
-            # Denormal floats (from near-zero weights times small activations) run ~40x slower on x86
-            # CPUs: the trained box model took 1.9 s per frame instead of 52 ms. Flush them to zero.
+            # Denormal floats (from near-zero weights times small activations) are many times slower on
+            # x86 CPUs, and made the trained box model crawl on PyTorch: flush them to zero.
             torch.set_flush_denormal(True)
         if device.type == "cuda":
             # Fixed crop sizes: let cuDNN pick its fastest convolution algorithm once per shape.
@@ -128,8 +128,8 @@ class OnnxBackend:
 def build_backend(net: SiameseNet, cfg: TrackerConfig, device: torch.device) -> Backend:
     """The inference backend ``cfg.backend`` names, for ``net`` on ``device``.
 
-    ``auto``: ONNX Runtime on a CPU when it is installed (2.5x faster than PyTorch for the
-    EfficientNet box model on 2 cores, docs/speed.md), PyTorch on a GPU.
+    ``auto``: ONNX Runtime on a CPU when it is installed (1.4x faster than PyTorch for the
+    EfficientNet box model on 2 cores, README's Speed section), PyTorch on a GPU.
     """
     if cfg.backend == "auto":
         onnx = device.type == "cpu" and importlib.util.find_spec("onnxruntime") is not None

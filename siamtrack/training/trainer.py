@@ -125,7 +125,7 @@ class Trainer:
         self.device = distributed.local_device(device)
         self.cuda = self.device.type == "cuda"
         if not self.cuda:
-            torch.set_flush_denormal(True)  # denormal floats are ~40x slower on x86 CPUs (see tracking.backends)
+            torch.set_flush_denormal(True)  # denormal floats are many times slower on x86 CPUs (see tracking.backends)
         self.channels_last = self.cuda and cfg.train.channels_last
 
         torch.manual_seed(cfg.train.seed)
