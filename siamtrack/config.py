@@ -185,7 +185,7 @@ class DataConfig(Section):
     SECTION: ClassVar[str] = "data"
     RULES: ClassVar[dict[str, Rule]] = {
         "max_frame_gap": NON_NEGATIVE, "pairs_per_epoch": at_least(1), "val_max_frames": NON_NEGATIVE,
-        "search_size": CROP_SIZE, "max_stretch": FRACTION, "max_shift": NON_NEGATIVE,
+        "search_size": CROP_SIZE, "max_stretch": FRACTION, "search_stretch": FRACTION, "max_shift": NON_NEGATIVE,
         "still_stretch": FRACTION, "color_jitter": PROBABILITY, "gray_prob": PROBABILITY,
         "blur_prob": PROBABILITY, "min_box_size": NON_NEGATIVE, "max_aspect": at_least(1),
         "max_box_fraction": between(0, 1, low_open=True), "min_cover": between(0, 8),
@@ -201,7 +201,8 @@ class DataConfig(Section):
     val_root: str = "../shared/data/got10k-mini/val"  # GOT-10k-layout split to validate on when --data has no val/
     val_max_frames: int = 100  # frames tracked per validation sequence (0: all)
     search_size: int = 239  # side of the training search crop (255 - 2 * 8 as siamfc-pytorch: 15x15 scores)
-    max_stretch: float = 0.05  # random scale change of each crop, +- this fraction
+    max_stretch: float = 0.05  # random scale change of the exemplar crop, +- this fraction
+    search_stretch: float = 0.05  # random scale change of a video pair's search crop: the sizes a box regressor learns to tell apart
     max_shift: int = 4  # random shift of the search crop, +- pixels (below the stride of 8)
     still_stretch: float = 0.15  # stronger scale change between the two crops of a still image
     color_jitter: float = 0.1  # random per-channel gain, +- this fraction

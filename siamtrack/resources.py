@@ -22,7 +22,7 @@ PACKAGE = "siamtrack"
 CONFIGS = "configs"
 WEIGHTS = "weights"
 DEFAULT_CONFIG = "siamfc_alexnet.yaml"
-DEFAULT_WEIGHTS = "siamfc_alexnet.pth"
+DEFAULT_WEIGHTS = "efficientnet_box.pth"  # best val AUC of the shipped weights (weights/MODEL_CARD.md)
 
 
 def package_root() -> Path:
@@ -60,12 +60,12 @@ def weights_dir() -> Path:
 
 
 def default_config() -> Path:
-    """The config of the default tracker (``configs/siamfc_alexnet.yaml``)."""
+    """The config a run falls back on when none is named and none is stored (``configs/siamfc_alexnet.yaml``)."""
     return config_dir() / DEFAULT_CONFIG
 
 
 def default_weights() -> Path:
-    """The default shipped weights (``weights/siamfc_alexnet.pth``)."""
+    """The default shipped weights (``weights/efficientnet_box.pth``)."""
     return weights_dir() / DEFAULT_WEIGHTS
 
 

@@ -177,6 +177,31 @@ def test_shipped_box_weights_follow_the_demo_target_until_the_look_alike(shipped
     assert iou(tracked, boxes).mean() > 0.7
 
 
+@pytest.mark.parametrize("stretch", [0.7, 1.4])
+def test_shipped_box_regressor_follows_the_target_size_in_the_search_crop(shared_data, stretch: float) -> None:
+    """A tracker whose box is off by a factor crops the target that much smaller or larger: the regressor
+    must answer the size it sees, not the size a crop shows when the tracker is right (or a wrong box stays wrong)."""
+    import cv2
+    from got10k.datasets import GOT10k
+
+    from siamtrack import resources
+    from siamtrack.data.transforms import PairTransform
+    from siamtrack.loading import load_model
+
+    net, cfg = load_model(resources.find(BOX_WEIGHTS, resources.WEIGHTS, ".pth"))
+    crops = PairTransform(cfg.tracker.exemplar_size, cfg.tracker.instance_size, cfg.tracker.context)
+    ratios = []
+    for files, anno in GOT10k(str(shared_data / "got10k-mini"), subset="val"):
+        z, _ = crops.crop(cv2.imread(files[0]), anno[0], crops.exemplar_size, 1.0, np.zeros(2), cv2.INTER_LINEAR)
+        x, box = crops.crop(cv2.imread(files[10]), anno[10], crops.search_size, stretch, np.zeros(2), cv2.INTER_LINEAR)
+        with torch.no_grad():
+            logits, ltrb = net(*(torch.from_numpy(c.transpose(2, 0, 1)).float()[None] for c in (z, x)))
+        row, col = divmod(int(logits[0, 0].argmax()), logits.shape[-1])
+        left, top, right, bottom = ltrb[0, :, row, col].tolist()
+        ratios.append(np.sqrt((left + right) * (top + bottom) / np.prod(box[2:] - box[:2])))
+    assert 0.8 < np.median(ratios) < 1.25, ratios
+
+
 @pytest.mark.parametrize("sequence", ["OTB_Dog1", "VOT_ball", "UAV123_car14"])
 def test_shipped_box_score_drops_when_the_target_is_hidden(shipped_box_tracker, shared_data, sequence: str) -> None:
     from siamtrack.data.images import read_image

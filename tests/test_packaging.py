@@ -112,7 +112,7 @@ def test_the_api_loads_the_shipped_tracker_from_the_installed_package(venv: Path
     code = ("import siamtrack; tracker = siamtrack.load_tracker(); "
             "print(siamtrack.__file__); print(siamtrack.__version__); print(type(tracker).__name__)")
     where, version, name = run([venv / "bin" / "python", "-c", code], cwd=user_dir).stdout.split()
-    assert Path(where).is_relative_to(venv) and version == __version__ and name == "SiamFCTracker"
+    assert Path(where).is_relative_to(venv) and version == __version__ and name == "BoxTracker"
 
 
 def test_the_command_answers_help_and_version(venv: Path, user_dir: Path) -> None:

@@ -81,7 +81,8 @@ def test_crops_put_the_target_at_the_centre_at_the_tracker_scale() -> None:
     image = np.zeros_like(frames[0])
     x, y, w, h = boxes[0].astype(int)
     image[y:y + h, x:x + w] = 255
-    transform = PairTransform(max_stretch=0.0, max_shift=0, color_jitter=0.0, gray_prob=0.0, blur_prob=0.0)
+    transform = PairTransform(max_stretch=0.0, search_stretch=0.0, max_shift=0, color_jitter=0.0, gray_prob=0.0,
+                              blur_prob=0.0)
     z, xs, _ = transform(PairSample(image, boxes[0], image, boxes[0], "video"), np.random.default_rng(0))
     assert z.shape == (3, 127, 127) and xs.shape == (3, 239, 239) and z.dtype == torch.uint8
     white_z = (z[0] > 128).nonzero().float()
@@ -162,6 +163,19 @@ def test_any_got10k_style_dataset_gives_pairs_with_lasot_labels(tiny_root) -> No
     assert len(VideoPairs(otb_like, BoxLimits(), max_gap=5).sequences[0].usable) == 10
     with pytest.raises(SiamtrackError, match="short_seq"):
         VideoPairs(ListDataset([(files[:9], boxes)], ["short_seq"]), BoxLimits(), max_gap=5)
+
+
+def test_search_stretch_spreads_the_target_size_in_the_search_crop_only() -> None:
+    """A box regressor needs targets of many sizes in the search crop, while the exemplar keeps the tracker's scale."""
+    image = np.full((300, 400, 3), 255, np.uint8)
+    box = np.array([150.0, 100.0, 60.0, 40.0])
+    transform = PairTransform(search_size=255, max_stretch=0.0, search_stretch=0.4, max_shift=0)
+    rng = np.random.default_rng(0)
+    sample = PairSample(image, box, image, box, "video")
+    sides = np.array([np.sqrt(np.prod(b[2:].numpy() - b[:2].numpy())) for b in (transform(sample, rng)[2] for _ in range(200))])
+    at_tracker_scale = float(np.sqrt(60 * 40)) * 127 / float(np.sqrt((60 + 50) * (40 + 50)))
+    ratios = sides / at_tracker_scale
+    assert ratios.min() < 0.65 and ratios.max() > 1.35 and np.all((ratios > 0.599) & (ratios < 1.401))
 
 
 def test_search_crop_box_follows_shift_and_stretch() -> None:

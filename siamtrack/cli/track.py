@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-boxes", type=Path, metavar="PATH",
                         help="write one line x,y,w,h,score per frame (per target)")
     parser.add_argument("--weights", type=Path, metavar="PATH",
-                        help="weights file, or the name of shipped weights (default: siamfc_alexnet)")
+                        help="weights file, or the name of shipped weights (default: efficientnet_box)")
     parser.add_argument("--config", help="config YAML or the name of a shipped config (default: the one stored "
                                          "with the weights)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",

@@ -1,7 +1,8 @@
 """SiamFC training crops: exemplar and search region cut exactly as the tracker cuts them, then augmented.
 
 As in siamfc-pytorch: each crop is the tracker's context region (``context_size``) around the box,
-randomly stretched by a few percent, the search crop shifted by a few pixels, resampled with a
+randomly stretched by a few percent (the search crop by tens of percent for a box head, whose regressor
+otherwise learns the one size a crop shows when the tracker's size is right), the search crop shifted by a few pixels, resampled with a
 random interpolation. Colour gain, grayscale and blur augment appearance. Crops stay BGR uint8
 (0-255, what the tracker feeds the network once cast to float): no normalisation. The target's box
 in the search crop comes along for heads that regress it; for those, ``max_shift`` is large (tens of
@@ -32,6 +33,7 @@ class PairTransform:
     search_size: int = 239
     context: float = 0.5
     max_stretch: float = 0.05
+    search_stretch: float = 0.05
     still_stretch: float = 0.15
     max_shift: int = 4
     color_jitter: float = 0.1
@@ -41,7 +43,7 @@ class PairTransform:
     @classmethod
     def from_config(cls, data: DataConfig, tracker: TrackerConfig) -> "PairTransform":
         return cls(tracker.exemplar_size, data.search_size, tracker.context, data.max_stretch,
-                   data.still_stretch, data.max_shift, data.color_jitter, data.gray_prob, data.blur_prob)
+                   data.search_stretch, data.still_stretch, data.max_shift, data.color_jitter, data.gray_prob, data.blur_prob)
 
     def crop(self, image: np.ndarray, box: np.ndarray, out_size: int, stretch: float,
              shift: np.ndarray, interpolation: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +62,7 @@ class PairTransform:
         return np.clip(crop * gain.astype(np.float32), 0, 255).astype(np.uint8)
 
     def __call__(self, sample: PairSample, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x_stretch = self.still_stretch if sample.kind == "stills" else self.max_stretch
+        x_stretch = self.still_stretch if sample.kind == "stills" else self.search_stretch
         shift = rng.integers(-self.max_shift, self.max_shift + 1, 2)
         z, _ = self.crop(sample.z_image, sample.z_box, self.exemplar_size,
                       1 + rng.uniform(-self.max_stretch, self.max_stretch), np.zeros(2),
