@@ -202,7 +202,7 @@ class DataConfig(Section):
     val_max_frames: int = 100  # frames tracked per validation sequence (0: all)
     search_size: int = 239  # side of the training search crop (255 - 2 * 8 as siamfc-pytorch: 15x15 scores)
     max_stretch: float = 0.05  # random scale change of the exemplar crop, +- this fraction
-    search_stretch: float = 0.05  # random scale change of a video pair's search crop: the sizes a box regressor learns to tell apart
+    search_stretch: float = 0.05  # random scale change of a video pair's search crop (box heads: the sizes they learn)
     max_shift: int = 4  # random shift of the search crop, +- pixels (below the stride of 8)
     still_stretch: float = 0.15  # stronger scale change between the two crops of a still image
     color_jitter: float = 0.1  # random per-channel gain, +- this fraction

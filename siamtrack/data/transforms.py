@@ -1,10 +1,11 @@
 """SiamFC training crops: exemplar and search region cut exactly as the tracker cuts them, then augmented.
 
 As in siamfc-pytorch: each crop is the tracker's context region (``context_size``) around the box,
-randomly stretched by a few percent (the search crop by tens of percent for a box head, whose regressor
-otherwise learns the one size a crop shows when the tracker's size is right), the search crop shifted by a few pixels, resampled with a
-random interpolation. Colour gain, grayscale and blur augment appearance. Crops stay BGR uint8
-(0-255, what the tracker feeds the network once cast to float): no normalisation. The target's box
+randomly stretched by a few percent (the search crop by tens of percent for a box head, whose
+regressor otherwise learns the one size a crop shows when the tracker's size is right), the search
+crop shifted by a few pixels, resampled with a random interpolation. Colour gain, grayscale and blur
+augment appearance. Crops stay BGR uint8 (0-255, what the tracker feeds the network once cast to
+float): no normalisation. The target's box
 in the search crop comes along for heads that regress it; for those, ``max_shift`` is large (tens of
 pixels) so that the target is not always in the middle, the position bias padding would let a
 network learn.
@@ -43,7 +44,8 @@ class PairTransform:
     @classmethod
     def from_config(cls, data: DataConfig, tracker: TrackerConfig) -> "PairTransform":
         return cls(tracker.exemplar_size, data.search_size, tracker.context, data.max_stretch,
-                   data.search_stretch, data.still_stretch, data.max_shift, data.color_jitter, data.gray_prob, data.blur_prob)
+                   data.search_stretch, data.still_stretch, data.max_shift, data.color_jitter, data.gray_prob,
+                   data.blur_prob)
 
     def crop(self, image: np.ndarray, box: np.ndarray, out_size: int, stretch: float,
              shift: np.ndarray, interpolation: int) -> tuple[np.ndarray, np.ndarray]:
