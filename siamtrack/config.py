@@ -340,9 +340,34 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read a YAML config; ``None`` means the shipped ``configs/siamfc_alexnet.yaml``.
 
     A bare name such as ``siamfc_fast`` means that shipped config; other paths are found by
-    :func:`siamtrack.resources.find` (working directory first).
+    :func:`siamtrack.resources.find` (working directory first). A file may start from another with
+    ``base: <path relative to it>``: its sections' keys then replace the base's, key by key.
     """
     path = resources.default_config() if path is None else resources.find(path, resources.CONFIGS, ".yaml")
+    return config_from_dict(_read_with_bases(path, ()))
+
+
+def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The values of a YAML config, merged over those of its ``base`` chain."""
+    values = _read_yaml(path)
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    if not isinstance(base, str):
+        raise SiamtrackError(f"config file {path}: 'base' must be a path to another config, got {base!r}")
+    base_path = path.parent / base
+    if base_path.resolve() in seen + (path.resolve(),):
+        raise SiamtrackError(f"config file {path}: 'base: {base}' leads back to itself")
+    merged = _read_with_bases(base_path, seen + (path.resolve(),))
+    for key, value in values.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise SiamtrackError(f"config file not found: {path}")
     try:
@@ -354,4 +379,7 @@ def load_config(path: str | Path | None = None) -> Config:
         raise SiamtrackError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise SiamtrackError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
-    return config_from_dict(values)
+    if not isinstance(values, dict):
+        raise SiamtrackError(f"config file {path}: the top level must be a mapping of sections, "
+                             f"got {type(values).__name__}")
+    return values
