@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from siamtrack.cli import main
 from siamtrack.config import config_from_dict
 from siamtrack.data.synthetic import demo_sequence, save_got10k_split
 from siamtrack.errors import SiamtrackError
-from siamtrack.training.plots import plot_learning_curve
+from siamtrack.training.plots import join_stages, plot_learning_curve
 from siamtrack.training.state import read_metrics
 from siamtrack.training.trainer import Trainer, train
 
@@ -92,6 +93,31 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tiny_root, tmp_path)
     assert loaded_cfg.model.backbone == "alexnet_half"
     assert load_checkpoint(tmp_path / "whole" / "best.pth")["meta"]["selected_by"] == "val_auc"
     assert plot_learning_curve(tmp_path / "whole" / "metrics.jsonl", tmp_path / "curve.png").stat().st_size > 1000
+
+
+def test_plot_training_joins_stages_each_started_from_an_epoch_of_the_one_before(tmp_path, capsys) -> None:
+    def write_run(name: str, losses: list[float]) -> Path:
+        records = [{"epoch": i + 1, "loss": loss, "val_auc": 0.5, "val_precision": 0.6, "wall_time": 10.0 * (i + 1),
+                    "pairs_seen": 100 * (i + 1)} for i, loss in enumerate(losses)]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        return tmp_path / name / "metrics.jsonl"
+
+    first, second = write_run("a", [0.9, 0.8, 0.7]), write_run("b", [0.6, 0.5])
+    records, starts = join_stages([(first, 2), (second, None)])
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4] and starts == [3]
+    assert [r["loss"] for r in records] == [0.9, 0.8, 0.6, 0.5]  # epoch 3 of the first stage was not used
+    assert [r["wall_time"] for r in records] == [10.0, 20.0, 30.0, 40.0]
+    assert records[-1]["pairs_seen"] == 400
+
+    out = tmp_path / "curve.png"
+    assert main(["plot-training", f"{tmp_path / 'a'}:2", str(tmp_path / "b"), "--out", str(out)]) == 0
+    assert out.stat().st_size > 1000
+    assert main(["plot-training", f"{tmp_path / 'a'}:7", str(tmp_path / "b"), "--out", str(out)]) == 2
+    assert "has no epoch 7" in capsys.readouterr().err
+    (tmp_path / "a" / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    assert main(["plot-training", str(tmp_path / "a")]) == 2
+    assert "is not a metrics.jsonl" in capsys.readouterr().err
 
 
 def test_cli_reports_a_groundtruth_of_the_wrong_length(tiny_config, tmp_path, capsys) -> None:
