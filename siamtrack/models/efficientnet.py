@@ -48,9 +48,10 @@ class SameConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Plain ints: an ONNX trace records this padding as constants (see ``padding_plan``).
         (top, bottom), (left, right) = (same_padding(int(s), self.kernel_size[0], self.stride[0]) for s in x.shape[-2:])
-        if top or bottom or left or right:
+        if (top, left) != (bottom, right):  # the extra pixel after: an explicit pad (a copy)
             x = F.pad(x, (left, right, top, bottom))
-        return super().forward(x)
+            top = left = 0
+        return F.conv2d(x, self.weight, None, self.stride, (top, left), self.dilation, self.groups)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
