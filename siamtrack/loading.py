@@ -28,7 +28,8 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def load_model(weights: str | Path | None = None, config: str | Path | Config | None = None) -> tuple[SiameseNet, Config]:
-    """The trained network and the config to run it with.
+    """The trained network, in inference mode (BatchNorm on its running statistics), and the config to
+    run it with.
 
     ``weights=None`` means the shipped default, a bare name such as ``siamfc_fast`` that shipped file;
     ``config=None`` means the config stored with the weights (else ``configs/siamfc_alexnet.yaml``).
@@ -52,7 +53,7 @@ def load_model(weights: str | Path | None = None, config: str | Path | Config | 
         cfg = load_config()
     net = build_model(cfg.model)
     load_weights(net, state["model"], path, cfg.model.backbone)
-    return net, cfg
+    return net.eval(), cfg
 
 
 def load_tracker(weights: str | Path | None = None, config: str | Path | Config | None = None,

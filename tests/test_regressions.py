@@ -69,6 +69,15 @@ def test_weights_whose_model_entry_is_unusable_are_an_error_naming_the_file(tmp_
     assert message in str(caught.value)
 
 
+def test_load_model_gives_a_network_in_inference_mode() -> None:
+    """In training mode BatchNorm normalises by the batch's own statistics, so one crop's features would
+    depend on the crops beside it (the box model's size test once measured it that way)."""
+    net, _ = load_model("siamfc_fast")
+    crops = torch.rand(3, 3, 127, 127, generator=torch.Generator().manual_seed(0)) * 255
+    with torch.no_grad():
+        torch.testing.assert_close(net.backbone(crops[:1]), net.backbone(crops)[:1], atol=1e-4, rtol=1e-4)
+
+
 def test_weights_with_an_unusable_stored_config_name_the_file(tmp_path) -> None:
     path = tmp_path / "bad_config.pth"
     cfg = Config(model=ModelConfig(backbone="pixels")).to_dict()

@@ -37,7 +37,7 @@ def network(weights: Path) -> tuple[torch.nn.Module, str]:
     """The trained network if ``weights`` exist, else a seeded untrained AlexNet; and its description."""
     if weights.is_file():
         net, cfg = load_model(weights)
-        return net.eval(), f"trained {cfg.model.backbone} ({weights.name})"
+        return net, f"trained {cfg.model.backbone} ({weights.name})"
     torch.manual_seed(0)
     return build_model(ModelConfig(backbone="alexnet")).eval(), "untrained AlexNet (seed 0; no trained weights yet)"
 
