@@ -177,10 +177,12 @@ def test_shipped_box_weights_follow_the_demo_target_until_the_look_alike(shipped
     assert iou(tracked, boxes).mean() > 0.7
 
 
-@pytest.mark.parametrize("stretch", [0.7, 1.4])
-def test_shipped_box_regressor_follows_the_target_size_in_the_search_crop(shared_data, stretch: float) -> None:
+@pytest.mark.parametrize("stretch, low, high", [(0.7, 0.8, 1.25), (1.4, 0.9, 1.1), (1.7, 0.9, 1.1)])
+def test_shipped_box_regressor_follows_the_target_size_in_the_search_crop(shared_data, stretch: float, low: float,
+                                                                         high: float) -> None:
     """A tracker whose box is off by a factor crops the target that much smaller or larger: the regressor
-    must answer the size it sees, not the size a crop shows when the tracker is right (or a wrong box stays wrong)."""
+    must answer the size it sees, not the size a crop shows when the tracker is right (or a wrong box stays wrong).
+    Targets shown small still come out too large (model card), hence the wider bounds there."""
     import cv2
     from got10k.datasets import GOT10k
 
@@ -199,7 +201,7 @@ def test_shipped_box_regressor_follows_the_target_size_in_the_search_crop(shared
         row, col = divmod(int(logits[0, 0].argmax()), logits.shape[-1])
         left, top, right, bottom = ltrb[0, :, row, col].tolist()
         ratios.append(np.sqrt((left + right) * (top + bottom) / np.prod(box[2:] - box[:2])))
-    assert 0.8 < np.median(ratios) < 1.25, ratios
+    assert low < np.median(ratios) < high, ratios
 
 
 @pytest.mark.parametrize("sequence", ["OTB_Dog1", "VOT_ball", "UAV123_car14"])

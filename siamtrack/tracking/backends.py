@@ -128,7 +128,7 @@ class OnnxBackend:
 def build_backend(net: SiameseNet, cfg: TrackerConfig, device: torch.device) -> Backend:
     """The inference backend ``cfg.backend`` names, for ``net`` on ``device``.
 
-    ``auto``: ONNX Runtime on a CPU when it is installed (1.4x faster than PyTorch for the
+    ``auto``: ONNX Runtime on a CPU when it is installed (about 1.7x faster than PyTorch for the
     EfficientNet box model on 2 cores, README's Speed section), PyTorch on a GPU.
     """
     if cfg.backend == "auto":
