@@ -355,10 +355,10 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         return values
     if not isinstance(base, str):
         raise SiamtrackError(f"config file {path}: 'base' must be a path to another config, got {base!r}")
-    base_path = path.parent / base
-    if base_path.resolve() in seen + (path.resolve(),):
+    base_path, chain = path.parent / base, seen + (path.resolve(),)
+    if base_path.resolve() in chain:
         raise SiamtrackError(f"config file {path}: 'base: {base}' leads back to itself")
-    merged = _read_with_bases(base_path, seen + (path.resolve(),))
+    merged = _read_with_bases(base_path, chain)
     for key, value in values.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = {**merged[key], **value}

@@ -38,8 +38,8 @@ def test_box_training_recipes_train_the_shipped_box_model_and_loop(recipe: Path)
 
 def test_shipped_box_weights_run_the_loop_of_their_config_file() -> None:
     _, stored = load_model(REPO / "weights" / "efficientnet_box.pth")
-    assert stored.model == load_config(REPO / "configs" / "efficientnet_box.yaml").model
-    assert stored.tracker == load_config(REPO / "configs" / "efficientnet_box.yaml").tracker
+    shipped = load_config(REPO / "configs" / "efficientnet_box.yaml")
+    assert stored.model == shipped.model and stored.tracker == shipped.tracker
 
 
 @pytest.mark.parametrize("files, message", [
