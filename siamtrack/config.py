@@ -23,7 +23,7 @@ import yaml
 from siamtrack import resources
 from siamtrack.errors import SiamtrackError
 
-SOURCE_KINDS = ("video", "stills", "synthetic")  # the pair sources data.mix shares out
+SOURCE_KINDS = ("video", "stills", "synthetic", "negative")  # the pair sources data.mix shares out
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ class DataConfig(Section):
         "still_stretch": FRACTION, "color_jitter": PROBABILITY, "gray_prob": PROBABILITY,
         "blur_prob": PROBABILITY, "min_box_size": NON_NEGATIVE, "max_aspect": at_least(1),
         "max_box_fraction": between(0, 1, low_open=True), "min_cover": between(0, 8),
-        "synthetic_gap": NON_NEGATIVE, "synthetic_distractors": NON_NEGATIVE,
+        "synthetic_gap": NON_NEGATIVE, "synthetic_distractors": NON_NEGATIVE, "negative_same_class": PROBABILITY,
         "stills": Rule("a list of folder paths", lambda v: all(isinstance(p, str) for p in v)),
     }
 
@@ -214,6 +214,7 @@ class DataConfig(Section):
     min_cover: int = 3  # GOT-10k cover.label level (0-8, 8 = fully visible) below which a frame is unusable
     synthetic_gap: int = 20  # frames between the two rendered frames of a synthetic pair, at most
     synthetic_distractors: int = 3  # same-kind distractors per synthetic scene, at most
+    negative_same_class: float = 0.5  # chance a negative pair's search object shares the exemplar's class (box head)
 
     def validate(self) -> None:
         super().validate()

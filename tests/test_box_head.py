@@ -60,6 +60,21 @@ def test_labels_follow_the_target_box() -> None:
     assert int((tiny == 1).sum()) == 1 and tiny[5, 5] == 1
 
 
+def test_negative_pairs_have_no_target_and_no_box_loss() -> None:
+    positions = torch.as_tensor(16 * np.arange(12) - 80 + 127.5, dtype=torch.float32)
+    boxes = torch.tensor([[127.5, 95.5, 191.5, 159.5], [float("nan")] * 4])
+    labels = box_labels(positions, boxes, 0.5)
+    assert torch.equal(labels[0], box_labels(positions, boxes[:1], 0.5)[0])  # the positive pair's labels unchanged
+    assert int((labels[0] == 1).sum()) == 5 and bool((labels[1] == 0).all())  # every cell of the negative is background
+    loss = BoxLoss(positions)
+    logits = torch.zeros(2, 1, 12, 12, requires_grad=True)
+    ltrb = torch.full((2, 4, 12, 12), 32.0, requires_grad=True)
+    value = loss((logits, ltrb), boxes)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(logits.grad).all() and torch.isfinite(ltrb.grad).all()
+    assert bool((ltrb.grad[1] == 0).all()) and bool((logits.grad[1] > 0).all())  # negatives: scores pushed down only
+
+
 def test_box_loss_decreases_when_the_head_trains_on_a_tiny_set(box_net) -> None:
     torch.manual_seed(0)
     net = build_model(BOX_MODEL)

@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from siamtrack.config import Config
-from siamtrack.data.datasets import (BoxLimits, PairSample, VideoPairs, load_sequence, open_got10k_split, sample_frame_pair,
-                                     usable_boxes)
+from siamtrack.data.datasets import (BoxLimits, NegativePairs, PairSample, StillBox, VideoPairs, load_sequence,
+                                     open_got10k_split, sample_frame_pair, usable_boxes)
 from siamtrack.data.pairs import PairDataset, PairSampler, build_sources
 from siamtrack.data.synthetic import demo_sequence, save_got10k_split
 from siamtrack.data.transforms import PairTransform
@@ -113,6 +114,36 @@ def test_missing_still_sets_warn_and_leave_the_other_sources(tiny_root, caplog) 
     cfg.data.mix = {"video": 1.0, "imagenet": 1.0}
     with pytest.raises(SiamtrackError, match="imagenet"):
         build_sources(cfg, tiny_root)
+
+
+def test_negative_pairs_show_another_object_of_the_same_class_when_there_is_one(tmp_path) -> None:
+    image = np.zeros((60, 80, 3), np.uint8)
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), image)
+    stills = [StillBox(str(path), label, (10.0 * i, 5.0, 20.0, 20.0)) for i, label in enumerate("aabc")]
+    rng = np.random.default_rng(0)
+    pairs = NegativePairs(None, stills, same_class=1.0)
+    for _ in range(50):
+        sample = pairs.sample(rng)
+        z, x = int(sample.z_box[0] // 10), int(sample.x_box[0] // 10)
+        assert sample.kind == "negative" and z != x
+        assert (stills[z].label == stills[x].label) == (stills[z].label == "a")  # b and c have no look-alike
+    _, _, box = PairTransform(search_size=255)(sample, rng)
+    assert torch.isnan(box).all()  # the search crop holds no target
+    with pytest.raises(SiamtrackError, match="at least two objects"):
+        NegativePairs(None, stills[:1])
+
+
+def test_negative_pairs_need_the_box_head_and_two_objects(tiny_root) -> None:
+    cfg = Config()
+    cfg.data.mix = {"video": 0.8, "negative": 0.2}
+    with pytest.raises(SiamtrackError, match="negative.*box"):
+        build_sources(cfg, tiny_root)
+    cfg.model.head, cfg.data.stills = "box", []
+    with pytest.raises(SiamtrackError, match="at least two objects"):  # one usable sequence, no stills
+        build_sources(cfg, tiny_root)
+    cfg.data.mix = {"video": 1.0, "negative": 0.0}
+    assert set(build_sources(cfg, tiny_root)) == {"video"}
 
 
 def test_sampler_shares_an_epoch_between_ranks_and_resumes_mid_epoch(tiny_root) -> None:

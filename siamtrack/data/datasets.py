@@ -49,7 +49,8 @@ class BoxLimits:
 class PairSample:
     """Two frames of one target before cropping: exemplar image and box, search image and box.
 
-    ``kind`` names the source (``video``, ``stills``, ``synthetic``); still pairs use one photograph twice.
+    ``kind`` names the source (``video``, ``stills``, ``synthetic``, ``negative``); still pairs use one
+    photograph twice; a ``negative`` pair's search box is another object's (the target is not there).
     """
 
     z_image: np.ndarray
@@ -107,12 +108,14 @@ def open_got10k_split(folder: str | Path) -> GOT10k:
 
 @dataclass(frozen=True)
 class VideoSequence:
-    """One sequence, as kept for sampling: frame paths (bytes, compact), boxes, usable frame indices."""
+    """One sequence, as kept for sampling: frame paths (bytes, compact), boxes, usable frame indices,
+    and the target's class when the dataset names it (GOT-10k's ``object_class``)."""
 
     name: str
     frames: np.ndarray
     boxes: np.ndarray
     usable: np.ndarray
+    label: str = ""
 
     def frame(self, index: int) -> str:
         return os.fsdecode(self.frames[index])
@@ -150,7 +153,8 @@ def load_sequence(dataset: Any, index: int, limits: BoxLimits) -> VideoSequence:
                                  f"for {len(anno)} boxes")
     usable = np.flatnonzero(usable_boxes(anno, image_size(img_files[0]), limits, meta)) if len(anno) else np.empty(0, int)
     name = Path(img_files[0]).parent.name if len(img_files) else label
-    return VideoSequence(name, np.array([os.fsencode(f) for f in img_files]), anno, usable)
+    object_class = str(meta.get("object_class", "")) if meta is not None else ""
+    return VideoSequence(name, np.array([os.fsencode(f) for f in img_files]), anno, usable, object_class)
 
 
 def sample_frame_pair(usable: np.ndarray, max_gap: int, rng: np.random.Generator) -> tuple[int, int]:
@@ -187,6 +191,12 @@ class VideoPairs:
         z, x = sample_frame_pair(sequence.usable, self.max_gap, rng)
         return PairSample(read_image(sequence.frame(z)), sequence.boxes[z],
                           read_image(sequence.frame(x)), sequence.boxes[x], self.kind)
+
+    def frame(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A random usable frame of sequence ``index`` and its box."""
+        sequence = self.sequences[index]
+        frame = int(rng.choice(sequence.usable))
+        return read_image(sequence.frame(frame)), sequence.boxes[frame]
 
 
 @dataclass(frozen=True)
@@ -262,3 +272,48 @@ class StillPairs:
         still = self.boxes[rng.integers(len(self.boxes))]
         image, box = cached_image(still.image), np.asarray(still.box)
         return PairSample(image, box, image, box, self.kind)
+
+
+class NegativePairs:
+    """An exemplar of one target and a search crop centred on another (SiamRPN++'s negative pairs).
+
+    The other object is of the same class when one exists, with chance ``same_class`` (DaSiamRPN's
+    semantic negatives: look-alikes the network must tell apart), else any. Objects are the video
+    sequences (one target each) and the still-image boxes; the search crop holds no positive cell,
+    so the pairs teach a low score where the target is not, whatever sits in the middle.
+    """
+
+    kind = "negative"
+
+    def __init__(self, videos: VideoPairs | None, stills: list[StillBox], same_class: float = 0.5) -> None:
+        self.videos, self.stills, self.same_class = videos, stills, same_class
+        labels = [s.label for s in videos.sequences] if videos is not None else []
+        self.labels = labels + [b.label for b in stills]
+        if len(self.labels) < 2:
+            raise SiamtrackError("negative pairs need at least two objects (sequences or still-image boxes)")
+        by_label: dict[str, list[int]] = defaultdict(list)
+        for i, label in enumerate(self.labels):
+            by_label[label].append(i)
+        self.by_label = dict(by_label)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def _object(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        videos = len(self.videos) if self.videos is not None else 0
+        if index < videos:
+            return self.videos.frame(index, rng)
+        still = self.stills[index - videos]
+        return cached_image(still.image), np.asarray(still.box)
+
+    def sample(self, rng: np.random.Generator) -> PairSample:
+        target = int(rng.integers(len(self.labels)))
+        alike = [i for i in self.by_label[self.labels[target]] if i != target] if self.labels[target] else []
+        if alike and rng.random() < self.same_class:
+            other = alike[int(rng.integers(len(alike)))]
+        else:
+            other = int(rng.integers(len(self.labels) - 1))
+            other += other >= target
+        z_image, z_box = self._object(target, rng)
+        x_image, x_box = self._object(other, rng)
+        return PairSample(z_image, z_box, x_image, x_box, self.kind)

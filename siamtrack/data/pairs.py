@@ -17,8 +17,8 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from siamtrack.config import Config
-from siamtrack.data.datasets import (BoxLimits, PairSample, StillPairs, VideoPairs, open_got10k_split,
-                                     open_still_sets)
+from siamtrack.data.datasets import (BoxLimits, NegativePairs, PairSample, StillPairs, VideoPairs,
+                                     open_got10k_split, open_still_sets)
 from siamtrack.data.synthetic import SyntheticPairs
 from siamtrack.data.transforms import PairTransform
 from siamtrack.errors import SiamtrackError
@@ -92,28 +92,36 @@ def build_sources(cfg: Config, data_root: str | Path) -> dict[str, PairSource]:
     """The pair sources ``cfg.data.mix`` asks for; video from ``data_root/train`` (GOT-10k layout).
 
     A missing still-image set, or a synthetic source without photographs to cut from, is a
-    warning: the mix is renormalised over the sources that remain.
+    warning: the mix is renormalised over the sources that remain. Negative pairs draw their
+    objects from the video sequences and the still-image boxes together.
     """
     data = cfg.data
     data.validate()
+    if data.mix.get("negative", 0) > 0 and cfg.model.head != "box":
+        raise SiamtrackError(f"data.mix 'negative' needs a head that reads the target's box from each pair "
+                             f"(model.head 'box'); '{cfg.model.head}' assumes the target in the middle of every crop")
+    wanted = {kind for kind, share in data.mix.items() if share > 0}
     limits = BoxLimits.from_config(data)
     sources: dict[str, PairSource] = {}
-    if data.mix.get("video", 0) > 0:
+    videos = None
+    if wanted & {"video", "negative"}:
         train = Path(data_root) / "train"
         if not (train / "list.txt").is_file():
             raise SiamtrackError(f"--data {data_root} is not a GOT-10k-layout root: no {train}/list.txt")
-        sources["video"] = VideoPairs(open_got10k_split(train), limits, data.max_frame_gap)
-        log.info("video: %d usable sequences in %s", len(sources["video"]), train)
-    if data.mix.get("stills", 0) > 0 or data.mix.get("synthetic", 0) > 0:
-        boxes = open_still_sets(data.stills, limits)
-        if not boxes:
-            log.warning("no still-image set found (data.stills = %s): still and synthetic pairs disabled "
-                        "(point data.stills at images/ + boxes.tsv folders to use them)", data.stills)
-        else:
-            if data.mix.get("stills", 0) > 0:
-                sources["stills"] = StillPairs(boxes)
-            if data.mix.get("synthetic", 0) > 0:
-                sources["synthetic"] = SyntheticPairs(boxes, limits, data.synthetic_gap, data.synthetic_distractors)
+        videos = VideoPairs(open_got10k_split(train), limits, data.max_frame_gap)
+        log.info("video: %d usable sequences in %s", len(videos), train)
+        if "video" in wanted:
+            sources["video"] = videos
+    boxes = open_still_sets(data.stills, limits) if wanted & {"stills", "synthetic", "negative"} else []
+    if wanted & {"stills", "synthetic"} and not boxes:
+        log.warning("no still-image set found (data.stills = %s): still and synthetic pairs disabled "
+                    "(point data.stills at images/ + boxes.tsv folders to use them)", data.stills)
+    if boxes and "stills" in wanted:
+        sources["stills"] = StillPairs(boxes)
+    if boxes and "synthetic" in wanted:
+        sources["synthetic"] = SyntheticPairs(boxes, limits, data.synthetic_gap, data.synthetic_distractors)
+    if "negative" in wanted:
+        sources["negative"] = NegativePairs(videos, boxes, data.negative_same_class)
     return sources
 
 

@@ -28,7 +28,8 @@ INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_N
 @dataclass(frozen=True)
 class PairTransform:
     """``(sample, rng) -> (z, x, box)``: uint8 CHW tensors of the exemplar and search crops, and the
-    target's ``(x1, y1, x2, y2)`` in the search crop (float32, continuous pixel coordinates)."""
+    target's ``(x1, y1, x2, y2)`` in the search crop (float32, continuous pixel coordinates; NaN for
+    a negative pair, whose search crop does not show the target)."""
 
     exemplar_size: int = 127
     search_size: int = 239
@@ -77,6 +78,8 @@ class PairTransform:
             x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.5, 1.5))
         if rng.random() < self.gray_prob:
             z, x = (cv2.cvtColor(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for c in (z, x))
+        if sample.kind == "negative":
+            box = np.full(4, np.nan)  # the crop shows another object: no cell is the target
         return to_chw(z), to_chw(x), torch.from_numpy(box.astype(np.float32))
 
 

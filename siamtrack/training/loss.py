@@ -61,7 +61,8 @@ def box_labels(positions: torch.Tensor, boxes: torch.Tensor, pos_ellipse: float)
     ``positions`` ``(n,)`` are the cells' pixel coordinates in the search crop along either axis.
     Cells inside the ellipse of ``pos_ellipse`` times the box's half-sides are positive, as is the
     cell nearest the box centre (small targets); the rest of the box's inscribed ellipse is ignored
-    (neither clearly the centre nor background); everything else is negative.
+    (neither clearly the centre nor background); everything else is negative. A NaN box (negative
+    pair: the target is not in the crop) makes every cell negative.
     """
     cx, cy = ((boxes[:, 0] + boxes[:, 2]) / 2)[:, None, None], ((boxes[:, 1] + boxes[:, 3]) / 2)[:, None, None]
     half_w = ((boxes[:, 2] - boxes[:, 0]) / 2).clamp(min=1)[:, None, None]
@@ -70,8 +71,9 @@ def box_labels(positions: torch.Tensor, boxes: torch.Tensor, pos_ellipse: float)
     radius = (dx / half_w) ** 2 + (dy / half_h) ** 2
     labels = torch.where(radius <= 1, -1.0, 0.0)
     labels = torch.where(radius <= pos_ellipse ** 2, 1.0, labels)
-    nearest = (dx.abs() + dy.abs()).flatten(1).argmin(1)
-    labels.flatten(1)[torch.arange(len(boxes)), nearest] = 1.0
+    present = torch.isfinite(boxes).all(1)
+    nearest = (dx.abs() + dy.abs()).flatten(1)[present].argmin(1)
+    labels.flatten(1)[torch.nonzero(present)[:, 0], nearest] = 1.0
     return labels
 
 
