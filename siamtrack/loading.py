@@ -1,4 +1,5 @@
-"""From files to a ready tracker: weights + config + device -> the tracker loop the config names."""
+"""From files to a ready tracker: weights + config + device -> the tracker loop the config names; and
+a trained checkpoint + the loop to ship it with -> a weights file (what ``siamtrack release`` writes)."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,7 @@ from pathlib import Path
 import torch
 
 from siamtrack import resources
-from siamtrack.checkpoints import load_checkpoint, load_weights
+from siamtrack.checkpoints import load_checkpoint, load_weights, save_atomic
 from siamtrack.config import Config, config_from_dict, load_config
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.siamese import SiameseNet, build_model
@@ -61,3 +62,25 @@ def load_tracker(weights: str | Path | None = None, config: str | Path | Config 
     """A tracker with trained weights (the loop its config names), ready for ``init(frame, box)`` / ``update(frame)``."""
     net, cfg = load_model(weights, config)
     return build_tracker(net, cfg.tracker, resolve_device(device))
+
+
+def release_weights(checkpoint: str | Path, config: str | Path, out: str | Path) -> Path:
+    """Write ``out``: the network of ``checkpoint`` with the tracker loop of ``config`` stored beside it.
+
+    Training stores the loop its validation ran; a loop tuned afterwards (or a new default) goes
+    into the shipped file this way, so that ``load_tracker(out)`` runs it. The training record
+    (data, train sections, meta) is kept; ``meta['tracker']`` names the config the loop came from.
+    The config's model must be the checkpoint's.
+    """
+    state = load_checkpoint(checkpoint)
+    cfg = load_config(config)
+    stored = state.get("config")
+    if stored is not None and stored.get("model") != cfg.to_dict()["model"]:
+        raise SiamtrackError(f"{config} describes model {cfg.to_dict()['model']}, but {checkpoint} holds "
+                             f"{stored.get('model')}")
+    values = dict(stored) if stored is not None else cfg.to_dict()
+    values["tracker"] = cfg.to_dict()["tracker"]
+    load_model(checkpoint, config_from_dict(values))  # the network fits and the loop is valid
+    meta = {**state.get("meta", {}), "tracker": str(config)}
+    save_atomic({"model": state["model"], "config": values, "meta": meta}, out)
+    return Path(out)

@@ -219,3 +219,21 @@ def test_shipped_weights_and_configs_by_name_from_any_folder(tmp_path: Path, mon
     assert load_model("weights/siamfc_fast.pth")[1].model.backbone == "alexnet_half"  # the repository's paths
     (tmp_path / "weights").mkdir()
     assert resources.resolve("weights") == Path("weights")  # what is here comes first
+
+
+def test_release_ships_a_network_with_the_loop_of_a_config(tmp_path: Path, random_weights: Path) -> None:
+    import torch
+
+    from siamtrack import load_tracker
+
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"base: {REPO_ROOT / 'configs' / 'siamfc_alexnet.yaml'}\ntracker: {{window_influence: 0.3}}\n")
+    out = tmp_path / "shipped" / "weights.pth"
+    result = siamtrack("release", "--weights", random_weights, "--config", loop, "--out", out)
+    assert result.returncode == 0 and str(out) in result.stdout, result.stderr
+    assert load_tracker(out, device="cpu").cfg.window_influence == 0.3  # the file runs the config's loop
+    shipped, trained = torch.load(out, weights_only=True), torch.load(random_weights, weights_only=True)
+    assert all(torch.equal(shipped["model"][k], trained["model"][k]) for k in trained["model"])
+    assert shipped["meta"]["tracker"] == str(loop)
+    result = siamtrack("release", "--weights", random_weights, "--config", "efficientnet_box", "--out", out)
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and "describes model" in result.stderr

@@ -24,6 +24,7 @@ DESCRIPTION = """A SiamFC single-object tracker: box an object on the first fram
     siamtrack test --dataset otb --root data/OTB100 --trackers siamtrack,cv:CSRT
     siamtrack bench --weights siamfc_alexnet --fast-weights siamfc_fast
     siamtrack export --weights siamfc_fast --out onnx/fast --int8
+    siamtrack release --weights runs/x/best.pth --config configs/efficientnet_box.yaml --out weights/x.pth
 
 'siamtrack COMMAND --help' gives each command's options. Errors are one 'error: ...' line, exit code 2.
 """
@@ -36,6 +37,7 @@ COMMANDS = {
     "export": "export",
     "curate": "curate",
     "plot-training": "plot_training",
+    "release": "release",
 }
 
 
