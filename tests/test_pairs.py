@@ -14,7 +14,7 @@ from siamtrack.data.datasets import (BoxLimits, NegativePairs, PairSample, Still
                                      open_got10k_split, sample_frame_pair, usable_boxes)
 from siamtrack.data.pairs import PairDataset, PairSampler, build_sources
 from siamtrack.data.synthetic import demo_sequence, save_got10k_split
-from siamtrack.data.transforms import PairTransform
+from siamtrack.data.transforms import PairTransform, part_of_object
 from siamtrack.errors import SiamtrackError
 from siamtrack.training.loss import BalancedLoss, logistic_labels
 
@@ -219,3 +219,16 @@ def test_search_crop_box_follows_shift_and_stretch() -> None:
     centre = (in_crop[:2] + in_crop[2:]) / 2
     np.testing.assert_allclose(centre, [127.5 - 20, 127.5 + 10], atol=1e-9)  # the crop moved by +20, -10 px
     np.testing.assert_allclose(in_crop[2:] - in_crop[:2], [60 * scale, 40 * scale], atol=1e-9)
+
+
+def test_a_part_of_the_object_is_the_same_part_in_both_frames() -> None:
+    image = np.zeros((300, 400, 3), np.uint8)
+    sample = PairSample(image, np.array([100.0, 50.0, 80.0, 40.0]), image, np.array([200.0, 150.0, 160.0, 80.0]), "video")
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        part = part_of_object(sample, rng)
+        for whole, piece in ((sample.z_box, part.z_box), (sample.x_box, part.x_box)):
+            assert np.all(piece[:2] >= whole[:2]) and np.all(piece[:2] + piece[2:] <= whole[:2] + whole[2:] + 1e-9)
+            assert np.all(piece[2:] >= 0.5 * whole[2:] - 1e-9) and np.all(piece[2:] <= 0.9 * whole[2:] + 1e-9)
+        relative = [(p[:2] - w[:2]) / w[2:] for w, p in ((sample.z_box, part.z_box), (sample.x_box, part.x_box))]
+        np.testing.assert_allclose(relative[0], relative[1])  # the same part of the object in both frames

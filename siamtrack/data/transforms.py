@@ -8,11 +8,11 @@ augment appearance. Crops stay BGR uint8 (0-255, what the tracker feeds the netw
 float): no normalisation. The target's box
 in the search crop comes along for heads that regress it; for those, ``max_shift`` is large (tens of
 pixels) so that the target is not always in the middle, the position bias padding would let a
-network learn.
+network learn, and ``part_prob`` of the pairs may track a part of the object instead of all of it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -41,12 +41,13 @@ class PairTransform:
     color_jitter: float = 0.1
     gray_prob: float = 0.1
     blur_prob: float = 0.1
+    part_prob: float = 0.0
 
     @classmethod
     def from_config(cls, data: DataConfig, tracker: TrackerConfig) -> "PairTransform":
         return cls(tracker.exemplar_size, data.search_size, tracker.context, data.max_stretch,
                    data.search_stretch, data.still_stretch, data.max_shift, data.color_jitter, data.gray_prob,
-                   data.blur_prob)
+                   data.blur_prob, data.part_prob)
 
     def crop(self, image: np.ndarray, box: np.ndarray, out_size: int, stretch: float,
              shift: np.ndarray, interpolation: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +66,8 @@ class PairTransform:
         return np.clip(crop * gain.astype(np.float32), 0, 255).astype(np.uint8)
 
     def __call__(self, sample: PairSample, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.part_prob and sample.kind != "negative" and rng.random() < self.part_prob:
+            sample = part_of_object(sample, rng)
         x_stretch = self.still_stretch if sample.kind == "stills" else self.search_stretch
         shift = rng.integers(-self.max_shift, self.max_shift + 1, 2)
         z, _ = self.crop(sample.z_image, sample.z_box, self.exemplar_size,
@@ -81,6 +84,22 @@ class PairTransform:
         if sample.kind == "negative":
             box = np.full(4, np.nan)  # the crop shows another object: no cell is the target
         return to_chw(z), to_chw(x), torch.from_numpy(box.astype(np.float32))
+
+
+def part_of_object(sample: PairSample, rng: np.random.Generator) -> PairSample:
+    """The same random part (half to nine tenths of each side) of the target's box in both frames.
+
+    Users box parts of objects (a face, a dog's head); trained on whole objects only, the box head
+    answers the whole object's extent whatever the exemplar's box was.
+    """
+    fraction = rng.uniform(0.5, 0.9, 2)
+    offset = rng.uniform(0, 1, 2) * (1 - fraction)
+
+    def part(box: np.ndarray) -> np.ndarray:
+        box = np.asarray(box, dtype=np.float64)
+        return np.concatenate([box[:2] + offset * box[2:], fraction * box[2:]])
+
+    return replace(sample, z_box=part(sample.z_box), x_box=part(sample.x_box))
 
 
 def to_chw(crop: np.ndarray) -> torch.Tensor:
