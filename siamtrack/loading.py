@@ -74,13 +74,13 @@ def release_weights(checkpoint: str | Path, config: str | Path, out: str | Path)
     """
     state = load_checkpoint(checkpoint)
     cfg = load_config(config)
-    stored = state.get("config")
-    if stored is not None and stored.get("model") != cfg.to_dict()["model"]:
-        raise SiamtrackError(f"{config} describes model {cfg.to_dict()['model']}, but {checkpoint} holds "
+    wanted, stored = cfg.to_dict(), state.get("config")
+    if stored is not None and stored.get("model") != wanted["model"]:
+        raise SiamtrackError(f"{config} describes model {wanted['model']}, but {checkpoint} holds "
                              f"{stored.get('model')}")
-    values = dict(stored) if stored is not None else cfg.to_dict()
-    values["tracker"] = cfg.to_dict()["tracker"]
-    load_model(checkpoint, config_from_dict(values))  # the network fits and the loop is valid
+    values = {**(stored or wanted), "tracker": wanted["tracker"]}
+    config_from_dict(values)  # every stored section still valid
+    load_weights(build_model(cfg.model), state["model"], checkpoint, cfg.model.backbone)  # the network fits
     meta = {**state.get("meta", {}), "tracker": str(config)}
     save_atomic({"model": state["model"], "config": values, "meta": meta}, out)
     return Path(out)
