@@ -114,6 +114,7 @@ class ModelConfig(Section):
     head: str = "xcorr"
     channels: int = 96  # box head: width of the neck and towers
     template_cells: int = 5  # box head: side of the exemplar-feature centre used as the kernel
+    quality: bool = False  # box head: also predict each cell's box IoU (SiamFC++'s quality branch)
 
 
 @dataclass
@@ -235,7 +236,7 @@ class TrainConfig(Section):
     RULES: ClassVar[dict[str, Rule]] = {
         "epochs": at_least(1), "batch_size": at_least(1), "lr_initial": POSITIVE, "lr_final": POSITIVE,
         "momentum": FRACTION, "weight_decay": NON_NEGATIVE, "pos_radius": POSITIVE,
-        "pos_ellipse": between(0, 1, low_open=True), "box_weight": NON_NEGATIVE,
+        "pos_ellipse": between(0, 1, low_open=True), "box_weight": NON_NEGATIVE, "quality_weight": NON_NEGATIVE,
         "optimizer": Rule("sgd or adamw", lambda v: v in ("sgd", "adamw")),
         "freeze_backbone_epochs": NON_NEGATIVE, "backbone_stages": NON_NEGATIVE,
         "backbone_lr_scale": NON_NEGATIVE, "seed": NON_NEGATIVE,
@@ -252,6 +253,7 @@ class TrainConfig(Section):
     pos_radius: float = 16.0  # score cells within this L1 distance (pixels) of the centre are positives
     pos_ellipse: float = 0.5  # box head: positives within this fraction of the box's half-sides of its centre
     box_weight: float = 2.0  # box head: weight of the GIoU loss beside the focal loss
+    quality_weight: float = 1.0  # box head with model.quality: weight of the IoU-prediction loss
     optimizer: str = "sgd"  # sgd (SiamFC) or adamw
     freeze_backbone_epochs: int = 0  # epochs at the start that train only the head (pretrained backbones)
     backbone_stages: int = 0  # after the freeze, how many last stages of the backbone train (0: all of it)
@@ -336,6 +338,12 @@ def _coerce(value: Any, default: Any, name: str) -> Any:
 def config_from_dict(values: Mapping[str, Any]) -> Config:
     """Build a :class:`Config` from a nested dict (e.g. one stored in a checkpoint); checks every value."""
     return _build(Config, values, "")
+
+
+def stored_model(values: Mapping[str, Any]) -> ModelConfig:
+    """The :class:`ModelConfig` of a checkpoint's ``config['model']``, with defaults for keys added since
+    it was written (so that two files of one network compare equal whatever their age)."""
+    return _build(ModelConfig, values, "model")
 
 
 def load_config(path: str | Path | None = None) -> Config:

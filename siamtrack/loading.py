@@ -9,7 +9,7 @@ import torch
 
 from siamtrack import resources
 from siamtrack.checkpoints import load_checkpoint, load_weights, save_atomic
-from siamtrack.config import Config, config_from_dict, load_config
+from siamtrack.config import Config, config_from_dict, load_config, stored_model
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.siamese import SiameseNet, build_model
 from siamtrack.tracking.builder import build_tracker
@@ -75,7 +75,7 @@ def release_weights(checkpoint: str | Path, config: str | Path, out: str | Path)
     state = load_checkpoint(checkpoint)
     cfg = load_config(config)
     wanted, stored = cfg.to_dict(), state.get("config")
-    if stored is not None and stored.get("model") != wanted["model"]:
+    if stored is not None and stored_model(stored.get("model", {})) != cfg.model:
         raise SiamtrackError(f"{config} describes model {wanted['model']}, but {checkpoint} holds "
                              f"{stored.get('model')}")
     values = {**(stored or wanted), "tracker": wanted["tracker"]}

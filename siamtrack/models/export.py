@@ -66,7 +66,7 @@ def to_onnx(net: SiameseNet, exemplar_size: int = 127, instance_size: int = 255,
 
     backbone: ``crops`` uint8 ``(N, H, W, 3)`` -> features ``(N, C, h, w)``, batch and size dynamic.
     head: ``z`` ``(1, C, hz, wz)`` (one exemplar), ``x`` ``(K, C, hx, wx)`` -> scores ``(K, 1, ho, wo)``
-    (xcorr head), or ``logits`` ``(K, 1, ho, wo)`` and ``ltrb`` ``(K, 4, ho, wo)`` (box head); ONNX
+    (xcorr head), or ``logits`` ``(K, 1 or 2, ho, wo)`` and ``ltrb`` ``(K, 4, ho, wo)`` (box head); ONNX
     convolutions have a fixed group count, so several targets are scored one call each. A backbone
     with input-dependent ("SAME") padding is traced with one padding: every crop size the tracker
     uses (``exemplar_size``, ``instance_size``, ``other_sizes``) must pad alike.

@@ -59,6 +59,9 @@ class DepthwiseBoxHead(nn.Module):
     correlated with the same channel of the search features (one grouped conv over the whole
     batch), then two small towers give per cell the target-centre logit and the distances
     ``(l, t, r, b)`` from the cell's position to the box sides, in search-crop pixels (FCOS).
+    With ``quality``, the box tower also gives a second logit channel: the predicted IoU of the
+    cell's box (SiamFC++'s quality assessment), which the tracker multiplies into the cell choice
+    so that the cell whose box fits best is read off, not only the most target-like one.
 
     ``x`` holds ``k`` search maps per exemplar, ordered ``(k, nz)`` as in :class:`XCorrHead`.
 
@@ -67,9 +70,11 @@ class DepthwiseBoxHead(nn.Module):
         channels: width of the neck and towers.
         template_cells: side of the exemplar-feature centre used as the kernel.
         stride: search-crop pixels per feature cell (the box distances are multiples of it).
+        quality: add the IoU-prediction branch (logits then have two channels: centre, IoU).
     """
 
-    def __init__(self, in_channels: int, channels: int = 96, template_cells: int = 5, stride: int = 16) -> None:
+    def __init__(self, in_channels: int, channels: int = 96, template_cells: int = 5, stride: int = 16,
+                 quality: bool = False) -> None:
         super().__init__()
         self.template_cells, self.stride = template_cells, stride
         self.neck = nn.Sequential(nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels))
@@ -77,6 +82,7 @@ class DepthwiseBoxHead(nn.Module):
         self.box_tower = nn.Sequential(*_conv_bn_relu(channels, channels), *_conv_bn_relu(channels, channels))
         self.cls = nn.Conv2d(channels, 1, 3, padding=1)
         self.box = nn.Conv2d(channels, 4, 3, padding=1)
+        self.quality = nn.Conv2d(channels, 1, 3, padding=1) if quality else None
         # Start at a low target probability (focal-loss prior) and boxes of about 2 x 2 cells.
         nn.init.constant_(self.cls.bias, -math.log(99.0))
         nn.init.zeros_(self.box.weight)
@@ -90,8 +96,12 @@ class DepthwiseBoxHead(nn.Module):
         return self.neck(z)[..., start:start + self.template_cells, start:start + self.template_cells]
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(logits (N, 1, h, w), ltrb (N, 4, h, w))`` for search features ``x`` against exemplars ``z``."""
+        """``(logits (N, 1 or 2, h, w), ltrb (N, 4, h, w))`` for search features ``x`` against exemplars
+        ``z``: centre logits (and IoU logits with ``quality``), box distances."""
         corr = correlate(self.kernel(z), self.neck(x), depthwise=True)
         logits = self.cls(self.cls_tower(corr))
-        ltrb = self.stride * 2 * torch.exp(self.box(self.box_tower(corr)).clamp(max=6.0))
+        box_features = self.box_tower(corr)
+        ltrb = self.stride * 2 * torch.exp(self.box(box_features).clamp(max=6.0))
+        if self.quality is not None:
+            logits = torch.cat([logits, self.quality(box_features)], dim=1)
         return logits, ltrb

@@ -64,5 +64,5 @@ def build_model(cfg: ModelConfig) -> SiameseNet:
         if not hasattr(backbone, "feature_grid"):
             raise SiamtrackError(f"model.head 'box' needs a backbone with a known feature grid, not '{cfg.backbone}'")
         return SiameseNet(backbone, DepthwiseBoxHead(backbone.out_channels, cfg.channels, cfg.template_cells,
-                                                     backbone.stride))
+                                                     backbone.stride, cfg.quality))
     raise SiamtrackError(f"unknown model.head '{cfg.head}' (known: {', '.join(HEADS)})")

@@ -4,8 +4,10 @@ Per frame and target: one search crop around the last centre, the classification
 and a box per cell; the probability is penalised for changes of scale and aspect ratio against the
 current box (SiamRPN's penalty) and blended with a cosine window over displacements; the best
 cell's box moves the centre, and the size follows it smoothed by a rate that shrinks with the
-cell's penalised probability. ``score`` is the probability at the chosen cell: low when the
-target is lost or occluded, which widens the next frame's search (``redetect_below``).
+cell's penalised probability. A model with a quality branch also weighs each cell by the IoU it
+predicts for its own box (SiamFC++), so that of the target-like cells the best-fitting box is read
+off. ``score`` is the probability at the chosen cell: low when the target is lost or occluded,
+which widens the next frame's search (``redetect_below``).
 """
 from __future__ import annotations
 
@@ -86,6 +88,7 @@ class BoxTracker(SiameseTracker):
                           for t, side in zip(targets, sides)])
         logits, ltrb = self.backend.score(self._kernels(targets), crops)
         prob = torch.sigmoid(logits[:, 0].float())
+        fit = torch.sigmoid(logits[:, 1].float()) if logits.shape[1] > 1 else 1.0
         left, top, right, bottom = ltrb.float().unbind(1)
         width, height = left + right, top + bottom
         cx = grid.offsets[None, None, :] + (right - left) / 2
@@ -97,7 +100,7 @@ class BoxTracker(SiameseTracker):
         scale_change = change(size_measure(width, height) / size_measure(current[:, 0], current[:, 1]))
         aspect_change = change((current[:, 0] / current[:, 1]) / (width / height))
         penalty = torch.exp(-(scale_change * aspect_change - 1) * cfg.penalty_k)
-        chosen = (penalty * prob * (1 - cfg.window_influence) + grid.window * cfg.window_influence).flatten(1).argmax(1)
+        chosen = (penalty * prob * fit * (1 - cfg.window_influence) + grid.window * cfg.window_influence).flatten(1).argmax(1)
         rows = torch.arange(len(targets), device=prob.device)
         picked = torch.stack([m.flatten(1)[rows, chosen] for m in (prob, penalty, cx, cy, width, height)])
         prob_b, penalty_b, cx_b, cy_b, w_b, h_b = picked.double().cpu().numpy()  # the frame's one copy back

@@ -77,8 +77,8 @@ def box_labels(positions: torch.Tensor, boxes: torch.Tensor, pos_ellipse: float)
     return labels
 
 
-def giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``1 - GIoU`` of ``(x1, y1, x2, y2)`` boxes ``(..., 4)`` (Rezatofighi et al. 2019), elementwise."""
+def box_overlaps(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(IoU, GIoU)`` of ``(x1, y1, x2, y2)`` boxes ``(..., 4)`` (Rezatofighi et al. 2019), elementwise."""
     area_p = (pred[..., 2] - pred[..., 0]) * (pred[..., 3] - pred[..., 1])
     area_t = (target[..., 2] - target[..., 0]) * (target[..., 3] - target[..., 1])
     inter_wh = (torch.minimum(pred[..., 2:], target[..., 2:]) - torch.maximum(pred[..., :2], target[..., :2])).clamp(min=0)
@@ -87,27 +87,31 @@ def giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     hull_wh = torch.maximum(pred[..., 2:], target[..., 2:]) - torch.minimum(pred[..., :2], target[..., :2])
     hull = hull_wh[..., 0] * hull_wh[..., 1]
     iou = inter / union.clamp(min=1e-6)
-    return 1 - iou + (hull - union) / hull.clamp(min=1e-6)
+    return iou, iou - (hull - union) / hull.clamp(min=1e-6)
 
 
 class BoxLoss(nn.Module):
-    """Sigmoid focal loss on the classification map (Lin et al. 2017) + GIoU loss on the boxes of positive cells.
+    """Sigmoid focal loss on the classification map (Lin et al. 2017) + GIoU loss on the boxes of positive
+    cells; with a quality branch, also binary cross-entropy of its IoU logits against the IoU each positive
+    cell's box actually has (as IoU-aware detectors and SiamFC++'s quality assessment).
 
     Args:
         positions: pixel coordinate of each map cell in the training search crop (either axis).
         pos_ellipse: see :func:`box_labels`.
         box_weight: weight of the GIoU term.
         alpha, gamma: focal-loss parameters (RetinaNet's values).
+        quality_weight: weight of the IoU-prediction term (used when the logits have a second channel).
     """
 
     def __init__(self, positions: torch.Tensor, pos_ellipse: float = 0.5, box_weight: float = 2.0,
-                 alpha: float = 0.25, gamma: float = 2.0) -> None:
+                 alpha: float = 0.25, gamma: float = 2.0, quality_weight: float = 1.0) -> None:
         super().__init__()
         self.register_buffer("positions", torch.as_tensor(positions, dtype=torch.float32), persistent=False)
         self.pos_ellipse, self.box_weight, self.alpha, self.gamma = pos_ellipse, box_weight, alpha, gamma
+        self.quality_weight = quality_weight
 
     def forward(self, output: tuple[torch.Tensor, torch.Tensor], boxes: torch.Tensor) -> torch.Tensor:
-        """Loss of the head's ``(logits (N, 1, h, w), ltrb (N, 4, h, w))`` for target ``boxes`` ``(N, 4)``."""
+        """Loss of the head's ``(logits (N, 1 or 2, h, w), ltrb (N, 4, h, w))`` for target ``boxes`` ``(N, 4)``."""
         logits, ltrb = output[0][:, 0].float(), output[1].float()
         labels = box_labels(self.positions, boxes.float(), self.pos_ellipse)
         positive, counted = labels > 0, labels >= 0
@@ -121,13 +125,19 @@ class BoxLoss(nn.Module):
         py = self.positions[None, :, None].expand_as(logits)
         pred = torch.stack([px - ltrb[:, 0], py - ltrb[:, 1], px + ltrb[:, 2], py + ltrb[:, 3]], dim=-1)
         target = boxes.float()[:, None, None, :].expand_as(pred)
-        giou = giou_loss(pred[positive], target[positive]).sum()
-        return (focal + self.box_weight * giou) / num_pos
+        iou, giou = box_overlaps(pred[positive], target[positive])
+        loss = focal + self.box_weight * (1 - giou).sum()
+        if output[0].shape[1] > 1:
+            quality = output[0][:, 1].float()[positive]
+            loss = loss + self.quality_weight * F.binary_cross_entropy_with_logits(
+                quality, iou.detach(), reduction="sum")
+        return loss / num_pos
 
 
 def build_loss(cfg: Config, net: SiameseNet) -> nn.Module:
     """The loss of ``cfg.model.head``: balanced logistic (xcorr) or focal + GIoU (box)."""
     if cfg.model.head == "box":
         offsets = net.cell_offsets(cfg.tracker.exemplar_size, cfg.data.search_size)
-        return BoxLoss(torch.as_tensor(offsets + cfg.data.search_size / 2), cfg.train.pos_ellipse, cfg.train.box_weight)
+        return BoxLoss(torch.as_tensor(offsets + cfg.data.search_size / 2), cfg.train.pos_ellipse, cfg.train.box_weight,
+                       quality_weight=cfg.train.quality_weight)
     return BalancedLoss(cfg.train.pos_radius, net.backbone.stride)

@@ -24,7 +24,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from siamtrack import distributed, resources
 from siamtrack.checkpoints import load_checkpoint, load_weights, remove_partial_writes, save_atomic
-from siamtrack.config import Config, TrainConfig
+from siamtrack.config import Config, TrainConfig, stored_model
 from siamtrack.data.pairs import PairSampler, build_pair_dataset
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import resolve_device
@@ -189,10 +189,18 @@ class Trainer:
     def _load_initial_weights(self, path: Path) -> None:
         """Start from trained weights (fine-tuning) instead of the random initialisation."""
         saved = load_checkpoint(path)
-        if "config" in saved and saved["config"]["model"] != self.cfg.to_dict()["model"]:
-            raise SiamtrackError(f"train.init_weights {path} holds model {saved['config']['model']}, "
-                                 f"not the configured {self.cfg.to_dict()['model']}")
-        load_weights(self.net, saved["model"], path, self.cfg.model.backbone)
+        weights = saved["model"]
+        if "config" in saved:
+            model = stored_model(saved["config"]["model"])
+            adds_quality = self.cfg.model.quality and model == replace(self.cfg.model, quality=False)
+            if model != self.cfg.model and not adds_quality:
+                raise SiamtrackError(f"train.init_weights {path} holds model {saved['config']['model']}, "
+                                     f"not the configured {self.cfg.to_dict()['model']}")
+            if adds_quality:  # the same network, now with a quality branch: that branch starts fresh
+                fresh = {k: v for k, v in self.net.state_dict().items() if k.startswith("head.quality.")}
+                weights = {**weights, **fresh}
+                log.info("the quality branch starts from its initialisation; %s has none", path)
+        load_weights(self.net, weights, path, self.cfg.model.backbone)
         log.info("starting from the weights in %s", path)
 
     def _open_validation(self, data_root: Path) -> ValidationSet | None:
@@ -245,7 +253,7 @@ class Trainer:
         log.info("resumed from %s (epoch %d, step %d)", path, self.epoch + 1, self.step)
 
     def _check_same_model(self, saved: dict[str, Any], path: Path) -> None:
-        if saved["config"]["model"] != self.cfg.to_dict()["model"]:
+        if stored_model(saved["config"]["model"]) != self.cfg.model:
             raise SiamtrackError(f"{path} was trained with model {saved['config']['model']}, "
                                  f"not the configured {self.cfg.to_dict()['model']}")
 
