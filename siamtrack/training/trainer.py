@@ -197,8 +197,7 @@ class Trainer:
                 raise SiamtrackError(f"train.init_weights {path} holds model {saved['config']['model']}, "
                                      f"not the configured {self.cfg.to_dict()['model']}")
             if adds_quality:  # the same network, now with a quality branch: that branch starts fresh
-                fresh = {k: v for k, v in self.net.state_dict().items() if k.startswith("head.quality.")}
-                weights = {**weights, **fresh}
+                weights = {**weights, **{f"head.quality.{k}": v for k, v in self.net.head.quality.state_dict().items()}}
                 log.info("the quality branch starts from its initialisation; %s has none", path)
         load_weights(self.net, weights, path, self.cfg.model.backbone)
         log.info("starting from the weights in %s", path)
