@@ -133,6 +133,7 @@ class TrackerConfig(Section):
         "scale_penalty": between(0, 1, low_open=True), "scale_lr": PROBABILITY,
         "response_up": between(1, 64), "window_influence": PROBABILITY,
         "min_scale": POSITIVE, "max_scale": POSITIVE, "penalty_k": NON_NEGATIVE, "size_lr": PROBABILITY,
+        "box_scale": between(0.5, 2),
         "redetect_below": PROBABILITY, "redetect_instance_size": between(0, 1024),
         "backend": registered("siamtrack.tracking.backends", "BACKENDS", "backend"),
     }
@@ -152,6 +153,8 @@ class TrackerConfig(Section):
     # Box loop: penalty on changes of scale and aspect ratio (SiamRPN's k), and the size update rate.
     penalty_k: float = 0.1
     size_lr: float = 0.35
+    # Box loop: the regressed sides times this (a calibration measured on train; 1 leaves them as they are).
+    box_scale: float = 1.0
     # Re-detection: a target whose score falls under redetect_below is searched, next frame, in a
     # crop of redetect_instance_size pixels (same resolution, wider region); 0 turns it off.
     redetect_below: float = 0.0

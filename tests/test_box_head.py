@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -150,17 +151,24 @@ def test_box_loop_moves_to_the_chosen_cell_and_smooths_the_size(box_net) -> None
     box = np.array([250.0, 150.0, 50.0, 50.0])
     tracker.init(frame, box)
     per_pixel = tracker.x_size[0] / 255  # frame px per search-crop px
-    # Cell (row 5, col 7): 0 px down, +32 px right; the box there is 60x60 crop px, centred on the cell.
-    target_px = 50 / per_pixel
+    # Cell (row 5, col 7): 0 px down, +32 px right; the box there is the target's size once the loop
+    # has scaled the head's sides by box_scale, centred on the cell.
+    assert cfg.box_scale < 1
+    target_px = 50 / per_pixel / cfg.box_scale
     tracker.backend = FakeBackend(tracker.backend, (5, 7), (target_px / 2,) * 4)
     x, y, w, h = tracker.update(frame)
     np.testing.assert_allclose([x + w / 2, y + h / 2], [275 + 32 * per_pixel, 175], atol=1e-3)
     np.testing.assert_allclose([w, h], [50, 50], atol=1e-3)  # same size: no change
     assert tracker.score > 0.99
+    # Sides read at the target's true size are taken as box_scale of it (the head's measured excess).
+    tracker.backend.ltrb = (50 / per_pixel / 2,) * 4
+    _, _, w, _ = tracker.update(frame)
+    assert 50 * cfg.box_scale < w < 50 - 1e-3
     # A larger box is followed only part of the way (size_lr times the penalised probability).
+    size = w
     tracker.backend.ltrb = (target_px,) * 4
     _, _, w, _ = tracker.update(frame)
-    assert 50 < w < 50 + cfg.size_lr * 50 + 1e-6
+    assert size < w < size + cfg.size_lr * size + 1e-6
 
 
 def test_box_loop_reads_the_box_of_the_cell_whose_predicted_iou_is_higher(box_net) -> None:
@@ -297,3 +305,25 @@ def test_onnx_graph_refuses_crop_sizes_that_pad_differently(box_net) -> None:
 
     with pytest.raises(SiamtrackError, match="pad differently"):
         to_onnx(box_net, 127, 255, [256])
+
+
+def test_box_bias_measures_how_much_longer_the_head_reads_the_sides(box_net, tmp_path, monkeypatch) -> None:
+    import cv2
+
+    from siamtrack.evaluation.box_bias import box_bias
+    from siamtrack.evaluation.datasets import FolderDataset
+    from siamtrack.tracking.geometry import context_size
+
+    cfg = load_config("configs/efficientnet_box.yaml").tracker
+    box = np.array([200.0, 120.0, 60.0, 40.0])
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i:08d}.jpg"), np.random.default_rng(i).integers(0, 255, (360, 480, 3), np.uint8))
+    np.savetxt(tmp_path / "groundtruth.txt", np.tile(box, (3, 1)), delimiter=",")
+    per_pixel = float(context_size(box[2:], cfg.context)) / cfg.exemplar_size  # frame px per search-crop px
+    # A head that reads every box 10 % too wide and 10 % too short.
+    head = FakeBackend(SimpleNamespace(device="cpu", embed=None), (5, 5), (1.1 * 30 / per_pixel, 0.9 * 20 / per_pixel) * 2)
+    monkeypatch.setattr(box_net, "score", lambda kernel, x: head.score(kernel, x.new_zeros(len(x), 255)))
+    bias = box_bias(box_net, cfg, [FolderDataset(tmp_path)[0]])
+    assert bias.frames == 2
+    np.testing.assert_allclose([bias.log_width, bias.log_height], np.log([1.1, 0.9]), atol=1e-4)
+    np.testing.assert_allclose(bias.box_scale, 1 / np.sqrt(1.1 * 0.9), atol=1e-4)

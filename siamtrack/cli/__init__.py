@@ -25,6 +25,7 @@ DESCRIPTION = """A SiamFC single-object tracker: box an object on the first fram
     siamtrack bench --weights siamfc_alexnet --fast-weights siamfc_fast
     siamtrack export --weights siamfc_fast --out onnx/fast --int8
     siamtrack release --weights runs/x/best.pth --config configs/efficientnet_box.yaml --out weights/x.pth
+    siamtrack box-bias --weights weights/efficientnet_box.pth --root data/got10k/train
 
 'siamtrack COMMAND --help' gives each command's options. Errors are one 'error: ...' line, exit code 2.
 """
@@ -38,6 +39,7 @@ COMMANDS = {
     "curate": "curate",
     "plot-training": "plot_training",
     "release": "release",
+    "box-bias": "box_bias",
 }
 
 

@@ -90,7 +90,7 @@ class BoxTracker(SiameseTracker):
         prob = torch.sigmoid(logits[:, 0].float())
         fit = torch.sigmoid(logits[:, 1].float()) if logits.shape[1] > 1 else 1.0
         left, top, right, bottom = ltrb.float().unbind(1)
-        width, height = left + right, top + bottom
+        width, height = (left + right) * cfg.box_scale, (top + bottom) * cfg.box_scale
         cx = grid.offsets[None, None, :] + (right - left) / 2
         cy = grid.offsets[None, :, None] + (bottom - top) / 2
         # Current sizes in search-crop pixels, to penalise changes of scale and aspect ratio.
