@@ -34,9 +34,10 @@ def test_box_training_recipes_train_the_shipped_box_model_and_loop(recipe: Path)
     stage = int(recipe.stem.rsplit("stage", 1)[1]) if "stage" in recipe.stem else 1
     assert trained.model.quality == (stage >= 10)
     assert dataclasses.replace(trained.model, quality=True) == shipped.model
-    # Validation ran the loop before its penalty was tuned; everything else is the shipped loop.
-    assert trained.tracker.penalty_k == 0.1
-    assert dataclasses.replace(trained.tracker, penalty_k=shipped.tracker.penalty_k) == shipped.tracker
+    # Validation ran the loop before it was tuned on train; everything else is the shipped loop.
+    tuned = ("penalty_k", "window_influence", "box_scale")
+    assert tuple(getattr(trained.tracker, name) for name in tuned) == (0.1, 0.4, 1.0)
+    assert dataclasses.replace(trained.tracker, **{n: getattr(shipped.tracker, n) for n in tuned}) == shipped.tracker
 
 
 def test_shipped_box_weights_run_the_loop_of_their_config_file() -> None:
