@@ -12,15 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+import cv2
 import numpy as np
 import torch
 
 from siamtrack.config import TrackerConfig
 from siamtrack.data.images import read_image
+from siamtrack.data.transforms import PairTransform, to_chw
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.heads import DepthwiseBoxHead
 from siamtrack.models.siamese import SiameseNet
-from siamtrack.tracking.geometry import context_size, crop_square
 
 
 @dataclass(frozen=True)
@@ -37,36 +38,33 @@ class BoxBias:
         return float(np.exp(-(self.log_width + self.log_height) / 2))
 
 
-def _crop(image: np.ndarray, box: np.ndarray, side: float, size: int) -> torch.Tensor:
-    crop = crop_square(image, box[:2] + box[2:] / 2, side, size, image.reshape(-1, 3).mean(axis=0))
-    return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))).float()[None]
-
-
 @torch.no_grad()
 def box_bias(net: SiameseNet, cfg: TrackerConfig, sequences: Iterable[tuple[Sequence[str], np.ndarray]],
              frames_per_sequence: int = 20) -> BoxBias:
     """The raw head's size bias (``tracker.box_scale`` not applied) on ``(frame paths, boxes)`` sequences."""
     if not isinstance(net.head, DepthwiseBoxHead):
         raise SiamtrackError("the box bias is measured for a box head (model.head 'box')")
+    crops = PairTransform(cfg.exemplar_size, cfg.instance_size, cfg.context)
+
+    def crop(path: str, box: np.ndarray, size: int) -> tuple[torch.Tensor, np.ndarray]:
+        """The tracker's crop around the true box (no stretch, no shift), and the box in it."""
+        image, in_crop = crops.crop(read_image(path), box, size, 1.0, np.zeros(2), cv2.INTER_LINEAR)
+        return to_chw(image).float()[None], in_crop
+
     ratios = []
     for frames, boxes in sequences:
         boxes = np.asarray(boxes, dtype=np.float64)
         usable = np.flatnonzero(np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 1) & (boxes[:, 3] > 1))
         if usable.size < 2:
             continue
-        first = usable[0]
-        kernel = net.embed(_crop(read_image(frames[first]), boxes[first],
-                                 float(context_size(boxes[first, 2:], cfg.context)), cfg.exemplar_size))
+        kernel = net.embed(crop(frames[usable[0]], boxes[usable[0]], cfg.exemplar_size)[0])
         for index in np.unique(np.linspace(1, usable.size - 1, frames_per_sequence).astype(int)):
-            box = boxes[usable[index]]
-            side = float(context_size(box[2:], cfg.context)) * cfg.instance_size / cfg.exemplar_size
-            logits, ltrb = net.score(kernel, net.embed(_crop(read_image(frames[usable[index]]), box, side,
-                                                             cfg.instance_size)))
-            preference = torch.sigmoid(logits[0]).prod(0).flatten()
-            cell = int(preference.argmax())
-            left, top, right, bottom = (ltrb[0, k].flatten()[cell].item() for k in range(4))
-            per_pixel = side / cfg.instance_size
-            ratios.append((np.log((left + right) * per_pixel / box[2]), np.log((top + bottom) * per_pixel / box[3])))
+            search, truth = crop(frames[usable[index]], boxes[usable[index]], cfg.instance_size)
+            logits, ltrb = net.score(kernel, net.embed(search))
+            cell = int(torch.sigmoid(logits[0]).prod(0).argmax())  # probability x predicted IoU
+            left, top, right, bottom = ltrb[0].flatten(1)[:, cell].tolist()
+            true_w, true_h = truth[2:] - truth[:2]
+            ratios.append((np.log((left + right) / true_w), np.log((top + bottom) / true_h)))
     if not ratios:
         raise SiamtrackError("no sequence with at least two usable boxes to measure the box bias on")
     log_w, log_h = np.median(np.asarray(ratios), axis=0)
