@@ -135,6 +135,7 @@ class TrackerConfig(Section):
         "min_scale": POSITIVE, "max_scale": POSITIVE, "penalty_k": NON_NEGATIVE, "size_lr": PROBABILITY,
         "box_scale": between(0.5, 2),
         "redetect_below": PROBABILITY, "redetect_instance_size": between(0, 1024),
+        "template_rate": PROBABILITY, "template_every": between(1, 10000), "template_min_score": PROBABILITY,
         "backend": registered("siamtrack.tracking.backends", "BACKENDS", "backend"),
     }
 
@@ -159,6 +160,12 @@ class TrackerConfig(Section):
     # crop of redetect_instance_size pixels (same resolution, wider region); 0 turns it off.
     redetect_below: float = 0.0
     redetect_instance_size: int = 0
+    # Template memory: every template_every frames in which a target scores at least
+    # template_min_score, its kernel becomes (1 - template_rate) x the first frame's + template_rate x
+    # this frame's exemplar (always anchored to the first: drift cannot accumulate); 0 keeps the first.
+    template_rate: float = 0.0
+    template_every: int = 10
+    template_min_score: float = 0.8
     # Inference engine: "torch" (PyTorch, any device), "onnx" (ONNX Runtime, CPU) or "auto" (ONNX Runtime
     # on a CPU when installed, else PyTorch); onnx_dir holds
     # the graphs siamtrack export writes (empty: exported from the weights when the tracker starts).

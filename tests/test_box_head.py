@@ -13,6 +13,7 @@ from siamtrack.errors import SiamtrackError
 from siamtrack.models import build_model
 from siamtrack.tracking.boxes import BoxTracker
 from siamtrack.tracking.builder import build_tracker
+from siamtrack.tracking.geometry import context_size, crop_square
 from siamtrack.tracking.siamfc import SiamFCTracker
 from siamtrack.training.loss import BoxLoss, box_labels, build_loss
 
@@ -327,3 +328,27 @@ def test_box_bias_measures_how_much_longer_the_head_reads_the_sides(box_net, tmp
     assert bias.frames == 2
     np.testing.assert_allclose([bias.log_width, bias.log_height], np.log([1.1, 0.9]), atol=1e-4)
     np.testing.assert_allclose(bias.box_scale, 1 / np.sqrt(1.1 * 0.9), atol=1e-4)
+
+
+def test_template_memory_blends_confident_frames_into_the_first_kernel(box_net) -> None:
+    cfg = dataclasses.replace(load_config("configs/efficientnet_box.yaml").tracker, backend="torch",
+                              template_rate=0.5, template_every=2, template_min_score=0.8)
+    tracker = BoxTracker(box_net, cfg)
+    rng = np.random.default_rng(0)
+    first, later = (rng.integers(0, 255, (400, 600, 3), dtype=np.uint8) for _ in range(2))
+    tracker.init(first, np.array([250.0, 150.0, 50.0, 50.0]))
+    first_kernel = tracker.kernel.clone()
+    per_pixel = tracker.x_size[0] / 255
+    tracker.backend = FakeBackend(tracker.backend, (5, 5), (50 / per_pixel / cfg.box_scale / 2,) * 4)
+    tracker.update(later)
+    assert torch.equal(tracker.kernel, first_kernel)  # not yet template_every frames
+    tracker.update(later)
+    crop = crop_square(later, tracker.center[0], context_size(tracker.target_size[0], cfg.context), 127,
+                       tracker.avg_color)
+    expected = 0.5 * first_kernel + 0.5 * tracker.backend.embed(crop[None])
+    torch.testing.assert_close(tracker.kernel, expected)
+    torch.testing.assert_close(tracker.first_kernel, first_kernel)  # the anchor never changes
+    # A lost target (low score) keeps the kernel it has.
+    tracker.backend.cell = None
+    tracker.update(later), tracker.update(later)
+    torch.testing.assert_close(tracker.kernel, expected)

@@ -35,8 +35,8 @@ def test_box_training_recipes_train_the_shipped_box_model_and_loop(recipe: Path)
     assert trained.model.quality == (stage >= 10)
     assert dataclasses.replace(trained.model, quality=True) == shipped.model
     # Validation ran the loop before it was tuned on train; everything else is the shipped loop.
-    tuned = ("penalty_k", "window_influence", "box_scale")
-    assert tuple(getattr(trained.tracker, name) for name in tuned) == (0.1, 0.4, 1.0)
+    tuned = ("penalty_k", "window_influence", "box_scale", "template_rate")
+    assert tuple(getattr(trained.tracker, name) for name in tuned) == (0.1, 0.4, 1.0, 0.0)
     assert dataclasses.replace(trained.tracker, **{n: getattr(shipped.tracker, n) for n in tuned}) == shipped.tracker
 
 

@@ -114,6 +114,8 @@ class SiameseTracker(Tracker):
         crops = np.stack([crop_square(frame, c, s, self.cfg.exemplar_size, self.avg_color)
                           for c, s in zip(self.center, z_size)])
         self.kernel = self.backend.embed(crops)
+        self.first_kernel = self.kernel
+        self.since_template = np.zeros(len(box_list), dtype=int)
         num_targets = len(box_list)
         self.scores = np.ones(num_targets)
         self.score = 1.0 if self._single else self.scores.copy()
@@ -151,12 +153,29 @@ class SiameseTracker(Tracker):
                 responses[t] = response
         self._responses, self._response_cache = responses, None
         self.center = np.clip(self.center, 0, self.image_size)
+        if self.cfg.template_rate > 0:
+            self._refresh_templates(frame)
         boxes = cxcywh_to_xywh(np.concatenate([self.center, self.target_size], axis=1))
         if self._single:
             self.score = float(self.scores[0])
             return boxes[0]
         self.score = self.scores.copy()
         return boxes
+
+    def _refresh_templates(self, frame: np.ndarray) -> None:
+        """Blend this frame's exemplar into the kernels of confidently tracked targets (``template_rate``)."""
+        cfg = self.cfg
+        self.since_template += 1
+        targets = np.flatnonzero((self.since_template >= cfg.template_every) & (self.scores >= cfg.template_min_score))
+        if not len(targets):
+            return
+        z_size = context_size(self.target_size[targets], cfg.context)
+        crops = np.stack([crop_square(frame, self.center[t], s, cfg.exemplar_size, self.avg_color)
+                          for t, s in zip(targets, z_size)])
+        if self.kernel is self.first_kernel:
+            self.kernel = self.kernel.copy() if isinstance(self.kernel, np.ndarray) else self.kernel.clone()
+        self.kernel[targets] = (1 - cfg.template_rate) * self.first_kernel[targets] + cfg.template_rate * self.backend.embed(crops)
+        self.since_template[targets] = 0
 
     def _search(self, frame: np.ndarray, targets: np.ndarray, crop_size: int) -> torch.Tensor:
         """Search ``targets`` in ``crop_size`` px crops of ``frame``; move their centres and sizes,
