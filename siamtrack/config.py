@@ -198,7 +198,7 @@ class DataConfig(Section):
         "max_frame_gap": NON_NEGATIVE, "pairs_per_epoch": at_least(1), "val_max_frames": NON_NEGATIVE,
         "search_size": CROP_SIZE, "max_stretch": FRACTION, "search_stretch": FRACTION, "max_shift": NON_NEGATIVE,
         "still_stretch": FRACTION, "color_jitter": PROBABILITY, "gray_prob": PROBABILITY,
-        "blur_prob": PROBABILITY, "part_prob": PROBABILITY, "min_box_size": NON_NEGATIVE, "max_aspect": at_least(1),
+        "blur_prob": PROBABILITY, "part_prob": PROBABILITY, "aspect_stretch": NON_NEGATIVE, "min_box_size": NON_NEGATIVE, "max_aspect": at_least(1),
         "max_box_fraction": between(0, 1, low_open=True), "min_cover": between(0, 8),
         "synthetic_gap": NON_NEGATIVE, "synthetic_distractors": NON_NEGATIVE, "negative_same_class": PROBABILITY,
         "stills": Rule("a list of folder paths", lambda v: all(isinstance(p, str) for p in v)),
@@ -220,6 +220,7 @@ class DataConfig(Section):
     gray_prob: float = 0.1  # chance a pair is turned grayscale
     blur_prob: float = 0.1  # chance the search crop of a pair is blurred
     part_prob: float = 0.0  # chance a pair's target is a random part of the object (both frames alike; box head)
+    aspect_stretch: float = 0.0  # search crop's width/height ratio scaled by up to (1 + this) either way (box head)
     min_box_size: float = 10.0  # boxes with a side below this (pixels) are unusable
     max_aspect: float = 4.0  # boxes more elongated than this are unusable
     max_box_fraction: float = 0.9  # boxes wider/taller than this fraction of the image are unusable

@@ -209,6 +209,29 @@ def test_search_stretch_spreads_the_target_size_in_the_search_crop_only() -> Non
     assert ratios.min() < 0.65 and ratios.max() > 1.35 and np.all((ratios > 0.599) & (ratios < 1.401))
 
 
+def test_aspect_stretch_changes_the_targets_aspect_ratio_in_the_search_crop_and_the_box_follows() -> None:
+    """Turning objects change their aspect ratio: the regressor sees it changed between exemplar and search crop."""
+    image = np.zeros((300, 400, 3), np.uint8)
+    box = np.array([150.0, 100.0, 60.0, 40.0])
+    image[100:140, 150:210] = 255
+    transform = PairTransform(search_size=255, max_stretch=0.0, search_stretch=0.0, max_shift=0, color_jitter=0.0,
+                              gray_prob=0.0, blur_prob=0.0, aspect_stretch=0.3)
+    rng = np.random.default_rng(0)
+    sample = PairSample(image, box, image, box, "video")
+    changes = []
+    for _ in range(100):
+        z, x, in_crop = transform(sample, rng)
+        width, height = (in_crop[2:] - in_crop[:2]).numpy()
+        changes.append(width / height / 1.5)
+        rows, cols = (x[0] > 128).nonzero(as_tuple=True)  # the white target, where the box says it is
+        assert abs(int(cols.max() - cols.min() + 1) - width) < 2 and abs(int(rows.max() - rows.min() + 1) - height) < 2
+        assert np.sqrt(width * height) == pytest.approx(float(np.sqrt(60 * 40)) * 127 / float(np.sqrt(110 * 90)), rel=1e-6)  # the tracker scale
+    changes = np.array(changes)
+    assert changes.min() < 0.8 and changes.max() > 1.25 and np.all((changes > 1 / 1.3 - 1e-9) & (changes < 1.3 + 1e-9))
+    exemplar = (z[0] > 128).nonzero().float()
+    assert (exemplar[:, 1].max() - exemplar[:, 1].min()) / (exemplar[:, 0].max() - exemplar[:, 0].min()) == pytest.approx(1.5, rel=0.06)
+
+
 def test_search_crop_box_follows_shift_and_stretch() -> None:
     image = np.zeros((300, 400, 3), np.uint8)
     box = np.array([150.0, 100.0, 60.0, 40.0])

@@ -3,7 +3,9 @@
 As in siamfc-pytorch: each crop is the tracker's context region (``context_size``) around the box,
 randomly stretched by a few percent (the search crop by tens of percent for a box head, whose
 regressor otherwise learns the one size a crop shows when the tracker's size is right), the search
-crop shifted by a few pixels, resampled with a random interpolation. Colour gain, grayscale and blur
+crop shifted by a few pixels (and, with ``aspect_stretch``, its width and height scaled apart, so
+that the target's aspect ratio changes between the crops as when it turns), resampled with a
+random interpolation. Colour gain, grayscale and blur
 augment appearance. Crops stay BGR uint8 (0-255, what the tracker feeds the network once cast to
 float): no normalisation. The target's box
 in the search crop comes along for heads that regress it; for those, ``max_shift`` is large (tens of
@@ -42,19 +44,21 @@ class PairTransform:
     gray_prob: float = 0.1
     blur_prob: float = 0.1
     part_prob: float = 0.0
+    aspect_stretch: float = 0.0
 
     @classmethod
     def from_config(cls, data: DataConfig, tracker: TrackerConfig) -> "PairTransform":
         return cls(tracker.exemplar_size, data.search_size, tracker.context, data.max_stretch,
                    data.search_stretch, data.still_stretch, data.max_shift, data.color_jitter, data.gray_prob,
-                   data.blur_prob, data.part_prob)
+                   data.blur_prob, data.part_prob, data.aspect_stretch)
 
-    def crop(self, image: np.ndarray, box: np.ndarray, out_size: int, stretch: float,
+    def crop(self, image: np.ndarray, box: np.ndarray, out_size: int, stretch: float | np.ndarray,
              shift: np.ndarray, interpolation: int) -> tuple[np.ndarray, np.ndarray]:
-        """The tracker's crop of ``box`` at ``out_size`` px, its scale multiplied by ``stretch``, moved by
-        ``shift`` px; and ``box`` as ``(x1, y1, x2, y2)`` in the crop."""
+        """The tracker's crop of ``box`` at ``out_size`` px, its scale multiplied by ``stretch`` (one
+        factor, or one per axis ``(x, y)``), moved by ``shift`` px; and ``box`` as ``(x1, y1, x2, y2)``
+        in the crop."""
         box = np.asarray(box, dtype=np.float64)
-        size = float(context_size(box[2:], self.context)) * out_size / self.exemplar_size / stretch
+        size = float(context_size(box[2:], self.context)) * out_size / self.exemplar_size / np.asarray(stretch)
         centre = box[:2] + box[2:] / 2 + np.asarray(shift) * size / out_size
         mean = image.reshape(-1, 3).mean(axis=0)
         corner = (box[:2] - centre) * out_size / size + out_size / 2
@@ -73,8 +77,11 @@ class PairTransform:
         z, _ = self.crop(sample.z_image, sample.z_box, self.exemplar_size,
                       1 + rng.uniform(-self.max_stretch, self.max_stretch), np.zeros(2),
                       INTERPOLATIONS[rng.integers(len(INTERPOLATIONS))])
-        x, box = self.crop(sample.x_image, sample.x_box, self.search_size,
-                      1 + rng.uniform(-x_stretch, x_stretch), shift,
+        stretch = 1 + rng.uniform(-x_stretch, x_stretch)
+        if self.aspect_stretch:  # drawn only when used: recipes without it keep their pairs
+            aspect = np.sqrt(np.exp(rng.uniform(-1, 1) * np.log1p(self.aspect_stretch)))
+            stretch = stretch * np.array([aspect, 1 / aspect])
+        x, box = self.crop(sample.x_image, sample.x_box, self.search_size, stretch, shift,
                       INTERPOLATIONS[rng.integers(len(INTERPOLATIONS))])
         z, x = self._appearance(z, rng), self._appearance(x, rng)
         if rng.random() < self.blur_prob:

@@ -30,17 +30,18 @@ def context_size(wh: np.ndarray, context: float) -> np.ndarray:
     return np.sqrt((wh[..., 0] + pad) * (wh[..., 1] + pad))
 
 
-def crop_square(image: np.ndarray, center: Sequence[float], size: float, out_size: int,
+def crop_square(image: np.ndarray, center: Sequence[float], size: float | Sequence[float], out_size: int,
                 border_value: Sequence[float] | float = 0, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Square region of side ``size`` (pixels) centred at ``(cx, cy)``, resampled to ``out_size``.
 
     One ``cv2.warpAffine``: the region may leave the image, the outside is filled with
-    ``border_value`` (SiamFC pads with the image's mean colour).
+    ``border_value`` (SiamFC pads with the image's mean colour). ``size`` may also be ``(width,
+    height)``: a rectangle squeezed into the square output (training's aspect-ratio augmentation).
     """
-    scale = size / out_size
+    scale_x, scale_y = np.broadcast_to(np.asarray(size, dtype=np.float64), (2,)) / out_size
     cx, cy = center
-    matrix = np.array([[scale, 0.0, cx - 0.5 + scale * (0.5 - out_size / 2)],
-                       [0.0, scale, cy - 0.5 + scale * (0.5 - out_size / 2)]])
+    matrix = np.array([[scale_x, 0.0, cx - 0.5 + scale_x * (0.5 - out_size / 2)],
+                       [0.0, scale_y, cy - 0.5 + scale_y * (0.5 - out_size / 2)]])
     if np.ndim(border_value) == 0:
         border_value = (float(border_value),) * 3
     return cv2.warpAffine(image, matrix, (out_size, out_size),
