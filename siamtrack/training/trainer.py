@@ -91,9 +91,9 @@ def frozen_modules(net: SiameseNet, cfg: TrainConfig) -> list[nn.Module]:
         try:
             modules.append(net.get_submodule(str(name)))
         except AttributeError:
-            known = ", ".join(n for n, _ in net.named_children())
+            known = ", ".join(n for n, _ in net.named_modules() if n and n.count(".") <= 1)
             raise SiamtrackError(f"config: train.frozen names '{name}', which this model does not have "
-                                 f"(submodules such as {known}, head.neck, head.cls_tower)") from None
+                                 f"(its submodules: {known}, ...)") from None
     return modules
 
 
