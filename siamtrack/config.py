@@ -137,6 +137,8 @@ class TrackerConfig(Section):
         "redetect_below": PROBABILITY, "redetect_instance_size": between(0, 1024),
         "template_rate": PROBABILITY, "template_every": between(1, 10000), "template_min_score": PROBABILITY,
         "backend": registered("siamtrack.tracking.backends", "BACKENDS", "backend"),
+        "present_below": PROBABILITY, "present_above": PROBABILITY, "global_accept": PROBABILITY,
+        "global_every": between(0, 10000), "global_max_tiles": between(1, 4096),
     }
 
     loop: str = "siamfc"
@@ -171,9 +173,30 @@ class TrackerConfig(Section):
     # the graphs siamtrack export writes (empty: exported from the weights when the tracker starts).
     backend: str = "torch"
     onnx_dir: str = ""
+    # Long-term mode (tracking/redetect.py). A target turns absent when its score falls under
+    # present_below and present again when it reaches present_above (hysteresis: no flicker in
+    # between); while absent its box is held and no template is learnt from it, and every
+    # global_every frames (0: never) the whole frame is searched, at most global_max_tiles crops
+    # per search, at the target's last size and its first-frame size; the best peak is taken
+    # only when its score reaches global_accept. Off: every frame's peak is taken, as a short-term tracker does.
+    longterm: bool = False
+    present_below: float = 0.3
+    present_above: float = 0.5
+    global_every: int = 5
+    global_accept: float = 0.7
+    global_max_tiles: int = 64
 
     def validate(self) -> None:
         super().validate()
+        self._require(self.present_below <= self.present_above,
+                      f"'tracker.present_below' ({self.present_below}) must not exceed "
+                      f"'tracker.present_above' ({self.present_above})")
+        self._require(self.global_accept >= self.present_above,
+                      f"'tracker.global_accept' ({self.global_accept}) must be at least "
+                      f"'tracker.present_above' ({self.present_above}): a whole-frame peak needs more evidence")
+        self._require(not (self.longterm and self.global_every and self.loop != "box"),
+                      f"'tracker.global_every' ({self.global_every}) searches the whole frame with the box loop "
+                      f"only: set it to 0 for 'tracker.loop' '{self.loop}' (presence still works)")
         self._require(self.instance_size > self.exemplar_size,
                       f"'tracker.instance_size' ({self.instance_size}) must be larger than "
                       f"'tracker.exemplar_size' ({self.exemplar_size})")
@@ -202,14 +225,23 @@ class DataConfig(Section):
         "max_box_fraction": between(0, 1, low_open=True), "min_cover": between(0, 8),
         "synthetic_gap": NON_NEGATIVE, "synthetic_distractors": NON_NEGATIVE, "negative_same_class": PROBABILITY,
         "stills": Rule("a list of folder paths", lambda v: all(isinstance(p, str) for p in v)),
+        "roots": Rule("a list of folder paths", lambda v: all(isinstance(p, str) for p in v)),
+        "val_roots": Rule("a list of folder paths", lambda v: all(isinstance(p, str) for p in v)),
+        "root_weights": Rule("a list of numbers >= 0, not all 0",
+                             lambda v: all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w)
+                                           and w >= 0 for w in v) and (not v or sum(v) > 0)),
     }
+    # Keys of older files (stored in released weights) and how they read today.
+    RENAMED: ClassVar[dict[str, tuple[str, Callable[[Any], Any]]]] = {"val_root": ("val_roots", lambda v: [v])}
 
     max_frame_gap: int = 100  # exemplar and search frame of a video at most this many frames apart
     mix: dict = field(default_factory=lambda: {"video": 0.6, "stills": 0.2, "synthetic": 0.2})  # share of each pair source
     stills: list = field(default_factory=lambda: ["../shared/data/stills/coco128",
                                                   "../shared/data/stills/imagenet_vid_frames"])  # images/ + boxes.tsv sets (defaults: the data beside a checkout)
     pairs_per_epoch: int = 9000  # pairs drawn per epoch, over all sources
-    val_root: str = "../shared/data/got10k-mini/val"  # GOT-10k-layout split to validate on when --data has no val/
+    roots: list = field(default_factory=list)  # GOT-10k-layout roots to train on when `siamtrack train` has no --data
+    root_weights: list = field(default_factory=list)  # share of the video pairs per root, in root order ([]: every sequence alike)
+    val_roots: list = field(default_factory=list)  # GOT-10k-layout splits (.../val) to validate on ([]: each data root's val/)
     val_max_frames: int = 100  # frames tracked per validation sequence (0: all)
     search_size: int = 239  # side of the training search crop (255 - 2 * 8 as siamfc-pytorch: 15x15 scores)
     max_stretch: float = 0.05  # random scale change of the exemplar crop, +- this fraction
@@ -231,6 +263,9 @@ class DataConfig(Section):
 
     def validate(self) -> None:
         super().validate()
+        self._require(not self.root_weights or len(self.root_weights) == len(self.roots),
+                      f"'data.root_weights' must give one weight per entry of 'data.roots' ({len(self.roots)}), "
+                      f"got {len(self.root_weights)}")
         unknown = sorted(map(str, set(self.mix) - set(SOURCE_KINDS)))
         self._require(not unknown, f"'data.mix' has unknown source(s) {unknown} (known: {', '.join(SOURCE_KINDS)})")
         shares = list(self.mix.values())
@@ -305,7 +340,10 @@ def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
         raise SiamtrackError(f"config: '{where or 'top level'}' must be a mapping, got {type(values).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
+    renamed = getattr(cls, "RENAMED", {})
     for key, value in values.items():
+        if key in renamed and key not in fields:
+            key, value = renamed[key][0], renamed[key][1](value)
         name = f"{where}.{key}" if where else str(key)
         if key not in fields:
             raise SiamtrackError(f"config: unknown key '{name}' (known: {', '.join(fields)})")

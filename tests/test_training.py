@@ -149,7 +149,7 @@ def test_cli_sigint_saves_a_checkpoint_and_exits_cleanly(tiny_root, tiny_config,
                      "--epochs", "100", "--no-progress")
     assert code == 128 + signal.SIGINT and len(calls) == 3
     assert "--resume" in caplog.text
-    saved = load_checkpoint(out / "ckpt_001_000001.pth", weights_only=False)
+    saved = load_checkpoint(out / "ckpt_001_000001.pth")
     assert saved["epoch"] == 1 and saved["step"] == 1 and {"optimizer", "scheduler", "rng"} <= set(saved)
     assert load_checkpoint(out / "last.pth")["meta"]["interrupted"]
     assert signal.getsignal(signal.SIGINT) is before, "handlers are restored"
@@ -241,3 +241,28 @@ def test_frozen_modules_keep_weights_and_batchnorm_statistics_while_the_box_bran
     values["train"]["frozen"] = ["head.rpn"]
     with pytest.raises(SiamtrackError, match="train.frozen names 'head.rpn'"):
         Trainer(config_from_dict(values), tiny_root, tmp_path / "g", device="cpu", progress=False)
+
+
+def test_train_command_takes_several_data_roots_weighted_and_validates_on_their_val_splits(tiny_root, tiny_config,
+                                                                                           tmp_path) -> None:
+    """``--data A --data B``: pairs come from both train/ splits as data.root_weights shares them out,
+    and validation tracks the val/ sequences of both roots."""
+    second = tmp_path / "second"
+    save_got10k_split(second / "train", {"other0": demo_sequence(12, seed=20)})
+    save_got10k_split(second / "val", {"other9": demo_sequence(6, seed=29)})
+    assert train_cli("--config", str(tiny_config), "--data", str(tiny_root), "--data", str(second),
+                     "--out", str(tmp_path / "run"), "--epochs", "1", "--no-progress") == 0
+    saved = load_checkpoint(tmp_path / "run" / "last.pth")
+    assert saved["meta"]["data"] == [str(tiny_root), str(second)]
+
+    cfg = config_from_dict({**TINY, "data": {**TINY["data"], "roots": [str(tiny_root), str(second)],
+                                             "root_weights": [0.0, 1.0]}})
+    trainer = Trainer(cfg, None, tmp_path / "weighted", device="cpu", progress=False)
+    assert sorted(s.name for s in trainer.val_set.sequences) == ["clip9", "other9"]
+    videos = trainer.dataset.sources["video"]
+    drawn = {videos.sample(np.random.default_rng(i)).z_box.tobytes() for i in range(20)}
+    other = {b.tobytes() for b in videos.sequences[-1].boxes}
+    assert drawn <= other  # weight 0 for the first root: every pair from the second
+
+    with pytest.raises(SiamtrackError, match="root_weights"):
+        config_from_dict({**TINY, "data": {**TINY["data"], "roots": [str(tiny_root)], "root_weights": [1, 2]}})

@@ -1,6 +1,7 @@
-"""Train SiamFC on a GOT-10k-layout root (plus still-image and synthetic pairs, as the config mixes them).
+"""Train on GOT-10k-layout roots (plus still-image and synthetic pairs, as the config mixes them).
 
 Single process:  siamtrack train --config configs/siamfc_alexnet.yaml --data ROOT --out runs/x
+Several roots:   siamtrack train --data GOT10K --data LASOT_AS_GOT10K --data MINE ...   (or data.roots)
 Many processes:  torchrun --nproc_per_node=N -m siamtrack train ...   (DDP; gloo on CPU, NCCL on GPU)
 Ctrl-C / SIGTERM save a checkpoint; --resume continues it.
 """
@@ -19,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``siamtrack train``."""
     parser.add_argument("--config", default=None,
                         help="YAML config or the name of a shipped config (default: siamfc_alexnet)")
-    parser.add_argument("--data", type=Path, required=True, help="GOT-10k-layout root with train/ (and val/)")
+    parser.add_argument("--data", type=Path, action="append",
+                        help="GOT-10k-layout root with train/ (and val/); repeat it to train on several "
+                             "(shared out by data.root_weights; default: data.roots of the config)")
     parser.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default: runs/train)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
@@ -44,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
             cfg.train.epochs = args.epochs
         if args.batch_size is not None:
             cfg.train.batch_size = args.batch_size
+        if args.data:
+            cfg.data.roots = [str(root) for root in args.data]
         if args.init_weights is not None:
             cfg.train.init_weights = str(args.init_weights.resolve())
-        result = train(cfg, args.data, args.out, resume=args.resume, device=args.device, workers=args.workers,
+        result = train(cfg, None, args.out, resume=args.resume, device=args.device, workers=args.workers,
                        progress=not args.no_progress)
     except KeyboardInterrupt:  # Ctrl-C before training started (while indexing the data)
         print("interrupted before the first step: nothing saved", file=sys.stderr)

@@ -7,6 +7,7 @@ with ``images/`` and ``boxes.tsv`` (image, class, x, y, w, h).
 """
 from __future__ import annotations
 
+import copy
 import csv
 import logging
 import os
@@ -176,18 +177,38 @@ class VideoPairs:
         self.max_gap = max_gap
         sequences = [load_sequence(dataset, i, limits) for i in range(len(dataset))]
         self.sequences = [s for s in sequences if len(s.usable)]
+        self.probabilities: np.ndarray | None = None  # per sequence; None: uniform
         skipped = [s.name for s in sequences if not len(s.usable)]
         if skipped:
             log.info("skipped %d sequence(s) without a usable frame: %s", len(skipped), ", ".join(skipped[:10]))
         if not self.sequences:
             raise SiamtrackError(f"no sequence of the {len(sequences)} in the video dataset has a usable frame")
 
+    @classmethod
+    def combine(cls, parts: Sequence["VideoPairs"], weights: Sequence[float] = ()) -> "VideoPairs":
+        """The sequences of several datasets (e.g. GOT-10k, LaSOT and one's own footage) as one source.
+
+        ``weights`` gives each part's share of the pairs (a part's sequences share it equally); empty
+        means every sequence is equally likely, as if the parts were one dataset.
+        """
+        combined = copy.copy(parts[0])
+        combined.sequences = [s for part in parts for s in part.sequences]
+        combined.probabilities = None
+        if len(weights):
+            shares = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+            combined.probabilities = np.concatenate([np.full(len(part), share / len(part))
+                                                     for part, share in zip(parts, shares)])
+        return combined
+
     def __len__(self) -> int:
         return len(self.sequences)
 
     def sample(self, rng: np.random.Generator) -> PairSample:
-        """A random pair: a sequence uniformly, then two usable frames within ``max_gap``."""
-        sequence = self.sequences[rng.integers(len(self.sequences))]
+        """A random pair: a sequence (uniformly, or by ``probabilities``), then two usable frames within ``max_gap``."""
+        if self.probabilities is None:
+            sequence = self.sequences[rng.integers(len(self.sequences))]
+        else:
+            sequence = self.sequences[rng.choice(len(self.sequences), p=self.probabilities)]
         z, x = sample_frame_pair(sequence.usable, self.max_gap, rng)
         return PairSample(read_image(sequence.frame(z)), sequence.boxes[z],
                           read_image(sequence.frame(x)), sequence.boxes[x], self.kind)

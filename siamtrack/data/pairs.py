@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -88,8 +88,31 @@ class PairSampler(DistributedSampler):
         return max(super().__len__() - self.skip, 0)
 
 
-def build_sources(cfg: Config, data_root: str | Path) -> dict[str, PairSource]:
-    """The pair sources ``cfg.data.mix`` asks for; video from ``data_root/train`` (GOT-10k layout).
+def data_roots(roots: str | Path | Sequence[str | Path]) -> list[Path]:
+    """One GOT-10k-layout root or several, as a list of paths."""
+    return [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
+
+
+def open_videos(roots: Sequence[Path], cfg: Config) -> VideoPairs:
+    """The video pairs of the ``train/`` splits of ``roots``, shared out by ``cfg.data.root_weights``."""
+    limits, parts = BoxLimits.from_config(cfg.data), []
+    for root in roots:
+        train = root / "train"
+        if not (train / "list.txt").is_file():
+            raise SiamtrackError(f"--data {root} is not a GOT-10k-layout root: no {train}/list.txt")
+        parts.append(VideoPairs(open_got10k_split(train), limits, cfg.data.max_frame_gap))
+        log.info("video: %d usable sequences in %s", len(parts[-1]), train)
+    if len(parts) == 1:
+        return parts[0]
+    names = [s.name for part in parts for s in part.sequences]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        log.warning("sequence name(s) in more than one data root: %s (the same footage twice?)", ", ".join(clashes[:10]))
+    return VideoPairs.combine(parts, cfg.data.root_weights)
+
+
+def build_sources(cfg: Config, roots: str | Path | Sequence[str | Path]) -> dict[str, PairSource]:
+    """The pair sources ``cfg.data.mix`` asks for; video from the ``train/`` splits of ``roots`` (GOT-10k layout).
 
     A missing still-image set, or a synthetic source without photographs to cut from, is a
     warning: the mix is renormalised over the sources that remain. Negative pairs draw their
@@ -105,11 +128,7 @@ def build_sources(cfg: Config, data_root: str | Path) -> dict[str, PairSource]:
     sources: dict[str, PairSource] = {}
     videos = None
     if wanted & {"video", "negative"}:
-        train = Path(data_root) / "train"
-        if not (train / "list.txt").is_file():
-            raise SiamtrackError(f"--data {data_root} is not a GOT-10k-layout root: no {train}/list.txt")
-        videos = VideoPairs(open_got10k_split(train), limits, data.max_frame_gap)
-        log.info("video: %d usable sequences in %s", len(videos), train)
+        videos = open_videos(data_roots(roots), cfg)
         if "video" in wanted:
             sources["video"] = videos
     boxes = open_still_sets(data.stills, limits) if wanted & {"stills", "synthetic", "negative"} else []
@@ -125,7 +144,7 @@ def build_sources(cfg: Config, data_root: str | Path) -> dict[str, PairSource]:
     return sources
 
 
-def build_pair_dataset(cfg: Config, data_root: str | Path) -> PairDataset:
-    """The training pairs of a run: sources from ``cfg.data`` and ``data_root``, crops as the tracker cuts them."""
-    return PairDataset(build_sources(cfg, data_root), cfg.data.mix, PairTransform.from_config(cfg.data, cfg.tracker),
+def build_pair_dataset(cfg: Config, roots: str | Path | Sequence[str | Path]) -> PairDataset:
+    """The training pairs of a run: sources from ``cfg.data`` and ``roots``, crops as the tracker cuts them."""
+    return PairDataset(build_sources(cfg, roots), cfg.data.mix, PairTransform.from_config(cfg.data, cfg.tracker),
                        cfg.data.pairs_per_epoch, cfg.train.seed)

@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.distributed as dist
@@ -38,7 +38,7 @@ from tqdm import tqdm
 from siamtrack import distributed, resources
 from siamtrack.checkpoints import load_checkpoint, load_weights, remove_partial_writes, save_atomic
 from siamtrack.config import Config, TrainConfig, stored_model
-from siamtrack.data.pairs import PairSampler, build_pair_dataset
+from siamtrack.data.pairs import PairSampler, build_pair_dataset, data_roots as data_roots_of
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import resolve_device
 from siamtrack.models.siamese import SiameseNet, build_model
@@ -117,8 +117,9 @@ class Trainer:
 
     Args:
         cfg: the whole configuration (model, tracker for validation, data, train).
-        data_root: GOT-10k-layout root; pairs come from its ``train/``, validation from its ``val/``
-            when present (else ``cfg.data.val_root``).
+        data_roots: GOT-10k-layout root(s); pairs come from their ``train/`` splits (shared out by
+            ``cfg.data.root_weights``), validation from ``cfg.data.val_roots``, else from their ``val/``
+            splits. ``None``: ``cfg.data.roots``.
         out_dir: where checkpoints, weights and ``metrics.jsonl`` go.
         resume: continue from the most advanced checkpoint in ``out_dir``.
         device: ``auto``, ``cpu``, ``cuda``.
@@ -126,10 +127,14 @@ class Trainer:
         progress: show a tqdm bar (rank 0).
     """
 
-    def __init__(self, cfg: Config, data_root: str | Path, out_dir: str | Path, resume: bool = False,
+    def __init__(self, cfg: Config, data_roots: str | Path | Sequence[str | Path] | None, out_dir: str | Path,
+                 resume: bool = False,
                  device: str | torch.device | None = "auto", workers: int | None = None,
                  progress: bool = True) -> None:
         self.cfg = cfg
+        self.roots = [resources.resolve(r) for r in data_roots_of(cfg.data.roots if data_roots is None else data_roots)]
+        if not self.roots:
+            raise SiamtrackError("no training data: pass --data ROOT (repeatable) or set data.roots in the config")
         self.out_dir = Path(out_dir)
         self.workers = cfg.train.workers if workers is None else workers
         self.progress = progress
@@ -163,7 +168,7 @@ class Trainer:
                                              weight_decay=cfg.train.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg.train))
 
-        self.dataset = build_pair_dataset(cfg, data_root)
+        self.dataset = build_pair_dataset(cfg, self.roots)
         self.sampler = PairSampler(self.dataset, self.world, self.rank)
         self.steps_per_epoch = self.sampler.num_samples // cfg.train.batch_size
         if self.steps_per_epoch == 0:
@@ -178,8 +183,7 @@ class Trainer:
                                  persistent_workers=self.workers > 0,
                                  prefetch_factor=4 if self.workers else None,
                                  multiprocessing_context="forkserver" if self.workers else None)
-        self.val_set = self._open_validation(Path(data_root))
-        self.data_root = str(data_root)
+        self.val_set = self._open_validation()
 
         self.epoch = 0  # complete epochs
         self.step = 0  # steps done in the current epoch
@@ -217,18 +221,23 @@ class Trainer:
         load_weights(self.net, weights, path, self.cfg.model.backbone)
         log.info("starting from the weights in %s", path)
 
-    def _open_validation(self, data_root: Path) -> ValidationSet | None:
+    def _open_validation(self) -> ValidationSet | None:
+        """The validation splits: ``data.val_roots`` (each must exist), else the data roots' ``val/`` folders."""
         if self.cfg.train.val_every <= 0:
             return None
-        split = data_root / "val"
-        if not (split / "list.txt").is_file():
-            split = resources.resolve(self.cfg.data.val_root)
-        if not (split / "list.txt").is_file():
-            log.warning("no validation split (%s/val nor data.val_root %s): validation disabled "
-                        "(point data.val_root at a GOT-10k-layout split to validate)", data_root, split)
+        if self.cfg.data.val_roots:
+            splits = [resources.resolve(s) for s in self.cfg.data.val_roots]
+            missing = [str(s) for s in splits if not (s / "list.txt").is_file()]
+            if missing:
+                raise SiamtrackError(f"data.val_roots: not a GOT-10k-layout split (no list.txt): {', '.join(missing)}")
+        else:
+            splits = [r / "val" for r in self.roots if (r / "val" / "list.txt").is_file()]
+        if not splits:
+            log.warning("no validation split (no val/ in %s, data.val_roots empty): validation disabled "
+                        "(set data.val_roots to GOT-10k-layout splits to validate)", ", ".join(map(str, self.roots)))
             return None
-        val_set = ValidationSet.open(split, self.cfg.data.val_max_frames)
-        log.info("validation: %d sequences in %s", len(val_set), split)
+        val_set = ValidationSet.open_many(splits, self.cfg.data.val_max_frames)
+        log.info("validation: %d sequences in %s", len(val_set), ", ".join(map(str, splits)))
         return val_set
 
     # ----------------------------------------------------------------- state on disk
@@ -322,7 +331,7 @@ class Trainer:
         return path
 
     def _meta(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {**record, "data": self.data_root, "epochs": self.cfg.train.epochs, "world_size": self.world}
+        return {**record, "data": [str(r) for r in self.roots], "epochs": self.cfg.train.epochs, "world_size": self.world}
 
     # ----------------------------------------------------------------- training
     def _set_trainable(self) -> None:
@@ -498,11 +507,11 @@ class Trainer:
                 signal.signal(s, h)
 
 
-def train(cfg: Config, data_root: str | Path, out_dir: str | Path, resume: bool = False,
+def train(cfg: Config, data_roots: str | Path | Sequence[str | Path] | None, out_dir: str | Path, resume: bool = False,
           device: str | torch.device | None = "auto", workers: int | None = None,
           progress: bool = True) -> TrainResult:
     """Run (or resume) a training; under torchrun, this process is one rank of it. See :class:`Trainer`."""
     try:
-        return Trainer(cfg, data_root, out_dir, resume, device, workers, progress).run()
+        return Trainer(cfg, data_roots, out_dir, resume, device, workers, progress).run()
     finally:
         distributed.cleanup()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from siamtrack import distributed
 from siamtrack.config import TrackerConfig
 from siamtrack.data.datasets import BoxLimits, VideoSequence, load_sequence, open_got10k_split
 from siamtrack.data.images import read_image
+from siamtrack.errors import SiamtrackError
 from siamtrack.evaluation.metrics import sequence_scores, valid_frames
 from siamtrack.models.siamese import SiameseNet
 from siamtrack.tracking.builder import build_tracker
@@ -45,6 +47,17 @@ class ValidationSet:
             keep = slice(int(valid[0]), int(end))
             sequences.append(VideoSequence(sequence.name, sequence.frames[keep], sequence.boxes[keep],
                                            np.empty(0, int)))
+        return cls(sequences)
+
+    @classmethod
+    def open_many(cls, splits: Sequence[str | Path], max_frames: int = 0) -> "ValidationSet":
+        """The sequences of several GOT-10k split folders together; names must not repeat."""
+        sequences = [s for split in splits for s in cls.open(split, max_frames).sequences]
+        names = [s.name for s in sequences]
+        clashes = sorted({n for n in names if names.count(n) > 1})
+        if clashes:
+            raise SiamtrackError(f"validation splits {', '.join(map(str, splits))} share sequence name(s) "
+                                 f"{', '.join(clashes[:10])}: the same sequence would be scored twice")
         return cls(sequences)
 
     def __len__(self) -> int:
