@@ -1,15 +1,20 @@
 """One-pass benchmark of several trackers on the same frames, optionally sharded over processes.
 
-Every tracker runs through got10k's own loop (``Tracker.track``) on each sequence of a got10k
-experiment's dataset; results are written in the toolkit's result layout, so the toolkit can re-score
-them. Under ``torchrun`` each process takes every N-th sequence and rank 0 merges and writes everything.
+Every tracker runs the got10k toolkit's one-pass loop (:func:`~siamtrack.tracking.files.track_files`,
+frames read as ``siamtrack track`` reads them) on each sequence of a got10k experiment's dataset (one
+or several dataset folders). Each finished run is written at once, in the toolkit's result layout (so
+the toolkit can re-score it); running the same benchmark again reuses the finished runs
+(:mod:`siamtrack.evaluation.results`). Under ``torchrun`` each process takes every N-th sequence and
+rank 0 merges the scores and writes the reports.
 
 Scoring convention (one for every dataset): success AUC (mean success over 21 IoU thresholds),
-precision at 20 px and normalised precision at 0.2, per sequence and then averaged over sequences.
-The first frame (the given box) IS scored, as in the OTB toolkit, so the numbers equal those of
-got10k's ``ExperimentOTB.report`` on the same result files; frames without ground truth (NaN, zero
-size, or marked absent) are not scored. fps = frames / total ``init`` + ``update`` time, which
-includes the lazy JPEG decoding inside got10k's loop, the same for every tracker.
+precision at 20 px and normalised precision at 0.2, per sequence and then averaged over sequences,
+with 90 % bootstrap intervals over sequences (:func:`~siamtrack.evaluation.metrics.bootstrap_means`),
+and each tracker's paired difference to a reference tracker (NanoTrack when it runs) on the same
+resamples. The first frame (the given box) IS scored, as in the OTB toolkit, so the numbers equal those
+of got10k's ``ExperimentOTB.report`` on the same result files; frames without ground truth (NaN, zero
+size, or marked absent) are not scored. fps = frames / total seconds to read each frame and run
+``init`` or ``update`` on it, the same for every tracker.
 """
 from __future__ import annotations
 
@@ -27,11 +32,14 @@ from tqdm import tqdm
 from siamtrack import distributed
 from siamtrack.errors import SiamtrackError
 from siamtrack.evaluation import compat
-from siamtrack.evaluation.datasets import Sequence, check_version, load_sequence, open_experiment, save_result
-from siamtrack.evaluation.metrics import iou, score_separation, scored_frames, sequence_curves, sequence_scores
-from siamtrack.evaluation.peers import build_trackers
-from siamtrack.evaluation.report import write_report
+from siamtrack.evaluation.datasets import Sequence, check_version, load_sequence, open_experiment
+from siamtrack.evaluation.metrics import (bootstrap_interval, iou, paired_difference, score_separation, scored_frames,
+                                          sequence_curves, sequence_scores)
+from siamtrack.evaluation.peers import OpenCVTracker, build_trackers
+from siamtrack.evaluation.report import check_report_dir, write_report
+from siamtrack.evaluation.results import claim_tracker_folder, load_result, save_result
 from siamtrack.loading import resolve_device
+from siamtrack.tracking.files import track_files
 from siamtrack.tracking.tracker import validate_box
 
 log = logging.getLogger(__name__)
@@ -81,8 +89,12 @@ def _first_box_usable(seq: Sequence) -> bool:
 
 def track_sequences(experiment, trackers: Seq[Tracker], indices: Seq[int],
                     show_progress: bool = True) -> list[SequenceRuns]:
-    """Run every tracker over the sequences ``indices`` of ``experiment.dataset`` (unusable ones skipped)."""
-    runs = []
+    """Run every tracker over the sequences ``indices`` of ``experiment.dataset`` (unusable ones skipped).
+
+    Each run is written as soon as it finishes; a run finished by an earlier benchmark into the same
+    result folder is read back instead of tracked again (a log line says how many were).
+    """
+    runs, reused, total = [], 0, 0
     bar = tqdm(indices, desc="sequences", unit="seq", disable=not show_progress, dynamic_ncols=True)
     for index in bar:
         seq = load_sequence(experiment, index)
@@ -91,10 +103,21 @@ def track_sequences(experiment, trackers: Seq[Tracker], indices: Seq[int],
         bar.set_postfix_str(seq.name)
         boxes, times, confidences = {}, {}, {}
         for tracker in trackers:
+            total += 1
+            finished = load_result(experiment, tracker.name, seq.name, seq.boxes)
+            if finished is not None:
+                reused += 1
+                boxes[tracker.name], times[tracker.name], confidences[tracker.name] = finished
+                continue
             recorder = ScoreRecorder(tracker)
-            boxes[tracker.name], times[tracker.name] = recorder.track(seq.frames, seq.boxes[0])
+            boxes[tracker.name], times[tracker.name] = track_files(recorder, seq.frames, seq.boxes[0])
             confidences[tracker.name] = np.asarray(recorder.scores)
+            save_result(experiment, tracker.name, seq.name, boxes[tracker.name], times[tracker.name],
+                        confidences[tracker.name])
         runs.append(SequenceRuns(seq.name, seq.boxes, boxes, times, confidences))
+    if reused:
+        log.info("reused %d of %d runs (tracker x sequence) finished by an earlier benchmark in %s; "
+                 "tracked the other %d", reused, total, experiment.result_dir, total - reused)
     return runs
 
 
@@ -128,14 +151,48 @@ def _confidence(runs: Seq[SequenceRuns], name: str) -> dict[str, float]:
     return score_separation(np.concatenate(scores), np.concatenate(ious))
 
 
-def score_runs(runs: Seq[SequenceRuns], tracker_names: Seq[str]) -> dict:
+def _add_intervals(scores: dict, reference: str | None) -> None:
+    """Each tracker's bootstrap interval of the mean AUC and P@20 (``overall['auc_interval']``...),
+    and, against ``reference``, the paired difference with its interval (``versus``). The scored
+    sequences are the same for every tracker (they share the ground truth), so with the fixed seed every
+    interval here is computed on the same resampled sets of sequences."""
+    names = list(scores)
+    sequences = [seq for seq, s in scores[names[0]]["sequences"].items() if s["frames"] > 0]
+    if not sequences:
+        return
+    for metric in ("auc", "precision"):
+        values = {n: np.array([scores[n]["sequences"][seq][metric] for seq in sequences]) for n in names}
+        for name in names:
+            scores[name]["overall"][f"{metric}_interval"] = list(bootstrap_interval(values[name]))
+            if reference is not None and name != reference:
+                versus = scores[name].setdefault("versus", {"tracker": reference})
+                versus[metric] = paired_difference(values[name], values[reference])
+
+
+def score_runs(runs: Seq[SequenceRuns], tracker_names: Seq[str], reference: str | None = None) -> dict:
     """Per-sequence and overall scores of each tracker (see the module docstring for the convention),
-    and how well its confidence separates tracked from lost frames (``confidence``)."""
+    their bootstrap intervals, the paired difference of each to ``reference`` (a tracker name), and how
+    well each tracker's confidence separates tracked from lost frames (``confidence``)."""
     scores = {}
     for name in tracker_names:
         per_seq = {run.name: _sequence_score(run.boxes[name], run.ground_truth, run.times[name]) for run in runs}
         scores[name] = {"overall": _overall(per_seq), "sequences": per_seq, "confidence": _confidence(runs, name)}
+    _add_intervals(scores, reference)
     return scores
+
+
+def reference_tracker(trackers: Seq[Tracker], specs: Seq[str], reference: str | None) -> str | None:
+    """The name of the tracker the others are paired with: ``reference`` (a spec such as ``cv:Nano`` or a
+    result name such as ``cv-Nano``), else NanoTrack when it runs, else none."""
+    if reference is None:
+        nano = [t.name for t in trackers if isinstance(t, OpenCVTracker) and t.kind == "Nano"]
+        return nano[0] if nano else None
+    given = [s.strip() for s in specs if s.strip()]
+    for spec, tracker in zip(given, trackers):
+        if reference.strip() in (spec, tracker.name):
+            return tracker.name
+    raise SiamtrackError(f"--reference {reference!r} is not one of the trackers benchmarked: "
+                         f"{', '.join(t.name for t in trackers)}")
 
 
 def got10k_toolkit_scores(experiment, tracker_names: Seq[str]) -> dict | None:
@@ -152,17 +209,26 @@ def got10k_toolkit_scores(experiment, tracker_names: Seq[str]) -> dict | None:
             for n in tracker_names}
 
 
-def run_benchmark(dataset: str, root: str | Path, tracker_specs: Seq[str], version: str | None = None,
-                  weights: str | None = None, config: str | None = None, device: str | None = None,
-                  report_dir: str | Path = "benchmark") -> dict | None:
-    """Benchmark the trackers ``tracker_specs`` on ``dataset`` at ``root``; write results and reports
-    under ``report_dir``. Returns the scores on rank 0, ``None`` on other ranks."""
+def run_benchmark(dataset: str, root: str | Path | Seq[str | Path], tracker_specs: Seq[str],
+                  version: str | None = None, weights: str | None = None, config: str | None = None,
+                  device: str | None = None, report_dir: str | Path = "benchmark",
+                  reference: str | None = None) -> dict | None:
+    """Benchmark the trackers ``tracker_specs`` on ``dataset`` at ``root`` (one folder or several, whose
+    sequences are pooled); write results and reports under ``report_dir``, which is checked before
+    anything is tracked. ``reference`` names the tracker the others are paired with (default: NanoTrack
+    when it runs). Returns the scores on rank 0, ``None`` on other ranks."""
     report_dir = Path(report_dir)
+    roots = [Path(root)] if isinstance(root, (str, Path)) else [Path(r) for r in root]
+    check_report_dir(report_dir)
     torch_device = resolve_device(device)
     rank, world = distributed.setup(torch_device)
     try:
+        experiment = open_experiment(dataset, roots, version, report_dir / "results", report_dir / "toolkit")
         trackers = build_trackers(tracker_specs, weights, config, distributed.local_device(torch_device))
-        experiment = open_experiment(dataset, root, version, report_dir / "results", report_dir / "toolkit")
+        names = [t.name for t in trackers]
+        reference_name = reference_tracker(trackers, tracker_specs, reference)
+        for tracker in trackers:
+            claim_tracker_folder(experiment, tracker)
         order = list(experiment.dataset.seq_names)
         shard = list(range(len(order)))[rank::world]
         gathered = distributed.gather_objects(track_sequences(experiment, trackers, shard, distributed.is_main()))
@@ -170,17 +236,14 @@ def run_benchmark(dataset: str, root: str | Path, tracker_specs: Seq[str], versi
             return None
         runs = sorted((r for part in gathered for r in part), key=lambda r: order.index(r.name))
         if not runs:
-            raise SiamtrackError(f"no usable sequence in {root} (see the warnings above)")
-        names = [t.name for t in trackers]
-        for run in runs:
-            for name in names:
-                save_result(experiment, name, run.name, run.boxes[name], run.times[name])
-        scores = score_runs(runs, names)
+            raise SiamtrackError(f"no usable sequence in {' + '.join(map(str, roots))} (see the warnings above)")
+        scores = score_runs(runs, names, reference_name)
         skipped = [n for n in order if n not in {r.name for r in runs}]
-        title = " ".join(filter(None, [dataset, check_version(dataset, version), f"at {root}"]))
+        where = "at " + " + ".join(str(r) for r in roots)
+        title = " ".join(filter(None, [dataset, check_version(dataset, version), where]))
         write_report(report_dir, scores, title=title,
                      skipped=skipped, toolkit=got10k_toolkit_scores(experiment, names),
-                     result_dir=experiment.result_dir)
+                     result_dir=experiment.result_dir, reference=reference_name)
         log.info("%d sequences scored (%d skipped), %d processes; report in %s",
                  len(runs), len(skipped), world, report_dir)
         return scores

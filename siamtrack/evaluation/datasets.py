@@ -1,8 +1,8 @@
 """Benchmark folders on disk: which got10k experiment reads each dataset, any folder of sequences
-(OTB or GOT-10k layout), and where results go in the got10k result layout.
+(OTB or GOT-10k layout), and several folders of one dataset kind as one experiment.
 
 Everything works offline on the folders a user has: a sequence missing from a partial copy, or whose
-files do not add up, is skipped with a warning.
+files do not add up, is skipped with a warning. Where results go: :mod:`siamtrack.evaluation.results`.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence as Seq
 
 import numpy as np
 from got10k.experiments import ExperimentDTB70, ExperimentGOT10k, ExperimentNfS, ExperimentOTB, ExperimentUAV123
@@ -51,6 +52,21 @@ def _ground_truth_file(seq_dir: Path) -> Path | None:
     return others[0] if others else None
 
 
+def _frames_dir(seq_dir: Path) -> Path | None:
+    """The folder holding a sequence's frames (``img/`` in OTB layout, else the folder itself), or
+    ``None`` when neither holds an image."""
+    for folder in (seq_dir / "img", seq_dir):
+        if folder.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
+            return folder
+    return None
+
+
+def _listing(names: list[str], shown: int = 10) -> str:
+    """``names`` joined by commas, the first ``shown`` of them and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 class FolderDataset:
     """Sequences in any folder: ``<seq>/img/*.jpg`` + ``groundtruth_rect.txt`` (OTB layout) or
     ``<seq>/*.jpg`` + ``groundtruth.txt`` (GOT-10k layout); ``root`` may also be one sequence itself.
@@ -64,9 +80,16 @@ class FolderDataset:
             raise SiamtrackError(f"dataset folder {root} does not exist")
         candidates = [root] if _ground_truth_file(root) else sorted(p for p in root.iterdir() if p.is_dir())
         self.seq_dirs = [d for d in candidates if _ground_truth_file(d)]
+        unlabelled = [d.name for d in candidates if not _ground_truth_file(d) and _frames_dir(d) is not None]
+        expected = ("expected <seq>/img/*.jpg + groundtruth_rect.txt (OTB layout) or <seq>/*.jpg + "
+                    "groundtruth.txt (GOT-10k layout)")
         if not self.seq_dirs:
-            raise SiamtrackError(f"no sequences in {root}: expected <seq>/img/*.jpg + groundtruth_rect.txt "
-                                 "(OTB layout) or <seq>/*.jpg + groundtruth.txt (GOT-10k layout)")
+            found = f" ({len(unlabelled)} folders of frames have no ground truth: {_listing(unlabelled)})" \
+                if unlabelled else ""
+            raise SiamtrackError(f"no sequences in {root}{found}: {expected}")
+        if unlabelled:
+            log.warning("%d sequence folders in %s have no ground-truth file and are not benchmarked: %s "
+                        "(%s)", len(unlabelled), root, _listing(unlabelled), expected)
         self.seq_names = [d.name for d in self.seq_dirs]
         self.anno_files = [str(_ground_truth_file(d)) for d in self.seq_dirs]
 
@@ -74,8 +97,7 @@ class FolderDataset:
         return len(self.seq_dirs)
 
     def __getitem__(self, index: int) -> tuple[list[str], np.ndarray]:
-        seq_dir = self.seq_dirs[index]
-        image_dir = seq_dir / "img" if (seq_dir / "img").is_dir() else seq_dir
+        image_dir = _frames_dir(self.seq_dirs[index]) or self.seq_dirs[index]
         frames = sorted(str(p) for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         return frames, read_boxes(self.anno_files[index])
 
@@ -109,10 +131,24 @@ def check_version(dataset: str, version: str | None) -> str | None:
     return matches[0]
 
 
-def open_experiment(dataset: str, root: str | os.PathLike, version: str | None = None,
+def open_experiment(dataset: str, root: str | os.PathLike | Seq[str | os.PathLike], version: str | None = None,
                     result_dir: str | os.PathLike = "results", report_dir: str | os.PathLike = "reports"):
     """The got10k experiment (offline) for ``dataset`` at ``root``; results and toolkit reports go under
-    ``result_dir`` and ``report_dir`` in the toolkit's own layout."""
+    ``result_dir`` and ``report_dir`` in the toolkit's own layout.
+
+    ``root`` may be several folders of the same dataset kind: the experiment then holds the union of
+    their sequences (the first folder's first), whose names must differ.
+    """
+    roots = [root] if isinstance(root, (str, os.PathLike)) else list(root)
+    if not roots:
+        raise SiamtrackError("no dataset folder given: pass --root")
+    experiments = [_open_one(dataset, r, version, result_dir, report_dir) for r in roots]
+    return _union(experiments, [str(r) for r in roots])
+
+
+def _open_one(dataset: str, root: str | os.PathLike, version: str | None, result_dir: str | os.PathLike,
+              report_dir: str | os.PathLike):
+    """The got10k experiment for one dataset folder (see :func:`open_experiment`)."""
     version = check_version(dataset, version)
     root, dirs = str(root), {"result_dir": str(result_dir), "report_dir": str(report_dir)}
     if not os.path.isdir(root):
@@ -127,6 +163,30 @@ def open_experiment(dataset: str, root: str | os.PathLike, version: str | None =
     if len(experiment.dataset) == 0:
         raise SiamtrackError(f"no {dataset} sequences in {root}; expected {LAYOUTS[dataset]}")
     return experiment
+
+
+def _union(experiments: list, roots: list[str]):
+    """The first experiment, its dataset extended by the sequences of the others (every per-sequence
+    list of the toolkit's dataset object: names, folders, annotation files...). A sequence name found
+    in two folders is refused: results are filed by name."""
+    first = experiments[0].dataset
+    origin = {name: roots[0] for name in first.seq_names}
+    for experiment, root in zip(experiments[1:], roots[1:]):
+        clashes = [name for name in experiment.dataset.seq_names if name in origin]
+        if clashes:
+            raise SiamtrackError(f"sequence names must differ between the --root folders: {_listing(clashes)} "
+                                 f"in both {origin[clashes[0]]} and {root}")
+        origin.update((name, root) for name in experiment.dataset.seq_names)
+    count = len(first.seq_names)
+    per_sequence = [key for key, value in vars(first).items() if isinstance(value, list) and len(value) == count]
+    for experiment, root in zip(experiments[1:], roots[1:]):
+        other = experiment.dataset
+        for key in per_sequence:
+            values = getattr(other, key, None)
+            if not isinstance(values, list) or len(values) != len(other.seq_names):
+                raise SiamtrackError(f"cannot combine {root} with {roots[0]}: the toolkit's dataset objects differ")
+            setattr(first, key, getattr(first, key) + values)
+    return experiments[0]
 
 
 def _experiment(dataset: str, root: str, version: str | None, dirs: dict[str, str]):
@@ -188,28 +248,3 @@ def load_sequence(experiment, index: int) -> Sequence | None:
     boxes = boxes.copy()
     boxes[absent_frames(os.path.dirname(dataset.anno_files[index]), len(boxes))] = np.nan
     return Sequence(name, frames, boxes)
-
-
-def result_file(experiment, tracker_name: str, seq_name: str) -> str:
-    """Where the got10k toolkit expects ``tracker_name``'s boxes for ``seq_name`` in this experiment."""
-    if isinstance(experiment, ExperimentGOT10k):
-        return os.path.join(experiment.result_dir, tracker_name, seq_name, f"{seq_name}_001.txt")
-    if isinstance(experiment, compat.ExperimentVOT):
-        return os.path.join(experiment.result_dir, tracker_name, "unsupervised", seq_name, f"{seq_name}_001.txt")
-    return os.path.join(experiment.result_dir, tracker_name, f"{seq_name}.txt")
-
-
-def save_result(experiment, tracker_name: str, seq_name: str, boxes: np.ndarray, times: np.ndarray) -> str:
-    """Write one run with the toolkit's own writer (boxes + per-frame times); returns the box file.
-
-    An earlier run of the same tracker and sequence is replaced (the toolkit would append its times).
-    VOT results use the toolkit's one-pass ('unsupervised') format: ``1`` on the initialisation frame.
-    """
-    path = result_file(experiment, tracker_name, seq_name)
-    stale_times = path[:path.rfind("_")] + "_time.txt"
-    if not isinstance(experiment, ExperimentOTB) and os.path.isfile(stale_times):
-        os.remove(stale_times)
-    records = [[1]] + list(boxes[1:]) if isinstance(experiment, compat.ExperimentVOT) else boxes
-    with compat.quiet():
-        experiment._record(path, records, np.asarray(times))
-    return path

@@ -1,7 +1,8 @@
 """Trackers to benchmark, named on the command line: siamtrack itself and OpenCV's trackers as peers.
 
 All of them are ``got10k.trackers.Tracker`` objects, so the toolkit's one tracking loop runs each of them
-on exactly the same frames (PIL RGB images, which every tracker here converts to BGR).
+on exactly the same frames: BGR arrays read by ``siamtrack.data.images.read_image``, as ``siamtrack track``
+reads them (PIL images are accepted too).
 
 Spec forms: ``siamtrack`` (``--weights``/``--config``), ``siamtrack=PATH`` (another weights file),
 ``cv:NAME`` for a tracker of the installed OpenCV (``cv:MIL``, ``cv:KCF``, ``cv:CSRT``...), and the
@@ -22,6 +23,7 @@ from siamtrack import resources
 from siamtrack.data.images import to_bgr
 from siamtrack.errors import SiamtrackError
 from siamtrack.loading import load_tracker
+from siamtrack.tracking.files import track_files
 
 PEERS_DIR = Path("../shared/peers")
 # OpenCV trackers that need model files: default folder under PEERS_DIR, files (params field -> file name).
@@ -65,8 +67,11 @@ class OpenCVTracker(Tracker):
         if kind not in available:
             raise SiamtrackError(f"OpenCV {cv2.__version__} installed here has no tracker '{kind}' "
                                  f"(it has: {', '.join(available)})")
+        self.model_files: list[Path] = []
         if kind in MODEL_PEERS:
-            self._create = _model_factory(kind, resources.resolve(model_dir or PEERS_DIR / MODEL_PEERS[kind][0]))
+            resolved = resources.resolve(model_dir or PEERS_DIR / MODEL_PEERS[kind][0])
+            self._create = _model_factory(kind, resolved)
+            self.model_files = [Path(resolved) / file for file in MODEL_PEERS[kind][1].values()]
             name = f"cv-{kind}" if model_dir is None else f"cv-{kind}-{Path(model_dir).name}"
         elif model_dir is not None:
             raise SiamtrackError(f"cv:{kind} takes no model path (only {', '.join(f'cv:{k}=DIR' for k in MODEL_PEERS)} do)")
@@ -93,6 +98,11 @@ class OpenCVTracker(Tracker):
         self._tracker = self._create()
         self._tracker.init(to_bgr(image), (x, y, max(w, 1), max(h, 1)))
         self._box = np.asarray(box, dtype=np.float64)
+
+    def track(self, img_files: Sequence[str], box: Sequence[float],
+              visualize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """got10k's one-pass loop with frames read as ``siamtrack track`` reads them (see :func:`track_files`)."""
+        return track_files(self, img_files, box, visualize)
 
     def update(self, image: Any) -> np.ndarray:
         """The target's box (x, y, w, h) in the next frame; :attr:`score` is the tracker's own

@@ -19,6 +19,7 @@ from siamtrack.data.images import to_bgr
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.siamese import SiameseNet
 from siamtrack.tracking.backends import build_backend
+from siamtrack.tracking.files import track_files
 from siamtrack.tracking.geometry import context_size, crop_square, cxcywh_to_xywh
 
 Box = Sequence[float]
@@ -138,6 +139,11 @@ class SiameseTracker(Tracker):
         if self.cfg.redetect_instance_size:
             sizes[self.scores < self.cfg.redetect_below] = self.cfg.redetect_instance_size
         return sizes
+
+    def track(self, img_files: Sequence[str], box: Box, visualize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """got10k's one-pass loop over image files (boxes, per-frame seconds), with frames read as
+        ``siamtrack track`` reads them (16-bit grayscale included): see :func:`track_files`."""
+        return track_files(self, img_files, box, visualize)
 
     @torch.inference_mode()
     def update(self, image: Any) -> np.ndarray:
