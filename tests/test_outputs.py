@@ -11,7 +11,7 @@ import pytest
 
 from siamtrack.data.sources import ImageSequence, VideoSource, open_source
 from siamtrack.errors import SiamtrackError
-from siamtrack.tracking.video import check_outputs, track_source
+from siamtrack.tracking.video import RunOutputs, check_outputs, track_source
 
 
 @pytest.fixture
@@ -66,8 +66,9 @@ def test_a_run_failing_mid_way_keeps_the_boxes_so_far_and_says_how_many(pixel_tr
     paths = write_frames(tmp_path / "frames", 6)
     paths[3].write_bytes(b"")  # frame 4 of 6 is damaged
     out = tmp_path / "boxes.txt"
-    with pytest.raises(SiamtrackError, match=r"cannot read image .*003\.png.*holds the boxes of the first 3 frames"):
-        track_source(pixel_tracker, ImageSequence(paths, "frames"), [(20, 20, 30, 30)], out_boxes=out, progress=False)
+    with pytest.raises(SiamtrackError, match=r"cannot read image .*003\.png.*holds the boxes of the first 3 frames"), \
+            RunOutputs(out_boxes=out) as outputs:
+        track_source(pixel_tracker, ImageSequence(paths, "frames"), [(20, 20, 30, 30)], outputs=outputs, progress=False)
     lines = out.read_text().splitlines()
     assert len(lines) == 3 and all(len(line.split(",")) == 5 for line in lines)
 

@@ -72,6 +72,10 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
 @reports_errors
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``siamtrack COMMAND ...`` (``argv`` without the program name; default: ``sys.argv[1:]``)."""
+    # File names that are not UTF-8 are printed with backslash escapes rather than failing the print.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser, parsers = build_parser()
     args = parser.parse_args(argv)
     module = subcommand(args.command)

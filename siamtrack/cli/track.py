@@ -7,12 +7,17 @@
 
 Boxes file: one line per frame, ``x,y,w,h,score`` per target, targets one after another on the line;
 the first line holds the given boxes with score 1. Bad input: one ``error: ...`` line, exit code 2.
+Stopped by a signal (Ctrl-C, SIGTERM from ``timeout``/``docker stop``/Slurm, SIGHUP from a closed
+terminal): the video is finished so it plays, the boxes file holds every frame tracked, and the
+exit code is 128 + the signal's number.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -31,7 +36,8 @@ def positive_int(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``siamtrack track``."""
-    parser.add_argument("source", nargs="?", help="video file, image folder, quoted glob pattern, or camera index")
+    parser.add_argument("source", nargs="?",
+                        help="video file, stream URL (rtsp://...), image folder, quoted glob pattern, or camera index")
     parser.add_argument("--box", action="append", default=[], metavar="X,Y,W,H",
                         help="target box on the first frame, in pixels; repeat it to track several targets "
                              "(write --box=-5,10,40,30 when x starts with a minus sign)")
@@ -72,11 +78,16 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    from siamtrack.tracking.video import stop_signals_unwind
+
     try:
-        track(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        with stop_signals_unwind():
+            track(args)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            print(f"interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
     return 0
 
 
@@ -87,7 +98,7 @@ def track(args: argparse.Namespace) -> None:
     from siamtrack.data.sources import FrameList, open_source
     from siamtrack.evaluation.metrics import iou
     from siamtrack.tracking.tracker import validate_box
-    from siamtrack.tracking.video import check_outputs, parse_box, track_source
+    from siamtrack.tracking.video import RunOutputs, parse_box, track_source
     from siamtrack.visualization import select_box
 
     if args.demo:
@@ -102,13 +113,15 @@ def track(args: argparse.Namespace) -> None:
         boxes = [parse_box(text) for text in args.box]
         source = open_source(args.source)
     with source:
-        check_outputs({"--out-boxes": args.out_boxes, "--out-video": args.out_video}, [args.source] if args.source else [])
         first = source.first_frame()
-        boxes = [select_box(first)] if args.select else [validate_box(box, first.shape) for box in boxes]
-        from siamtrack.loading import load_tracker
-        tracker = load_tracker(weights=args.weights, config=args.config, device=args.device)
-        result = track_source(tracker, source, boxes, out_boxes=args.out_boxes, out_video=args.out_video,
-                              show=args.show, show_response=args.show_response, max_frames=args.max_frames)
+        # Outputs are claimed (checked, locked) before the box is drawn and the model loads, and
+        # emptied only once tracking starts.
+        with RunOutputs(args.out_boxes, args.out_video, inputs=source.inputs, frame_shape=first.shape) as outputs:
+            boxes = [select_box(first)] if args.select else [validate_box(box, first.shape) for box in boxes]
+            from siamtrack.loading import load_tracker
+            tracker = load_tracker(weights=args.weights, config=args.config, device=args.device)
+            result = track_source(tracker, source, boxes, outputs=outputs, show=args.show,
+                                  show_response=args.show_response, max_frames=args.max_frames)
     print(result.summary())
     for label, path in (("boxes", args.out_boxes), ("video", args.out_video)):
         if path is not None:
