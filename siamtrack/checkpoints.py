@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
 from siamtrack.errors import SiamtrackError
@@ -48,16 +49,34 @@ def remove_partial_writes(folder: str | Path) -> list[Path]:
     return leftovers
 
 
-def load_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
-    """Load a checkpoint or weights file written by siamtrack (a dict with at least ``model``).
+def _safe_globals() -> list[Any]:
+    """The types beside tensors that ``torch.load(weights_only=True)`` must build for a training
+    checkpoint: the numpy arrays of its saved random states (numpy's array constructor, the array and
+    dtype types, under numpy 1's and numpy 2's module names). None of them runs code of the file's choosing."""
+    try:
+        from numpy._core.multiarray import _reconstruct as reconstruct
+    except ImportError:  # numpy 1
+        from numpy.core.multiarray import _reconstruct as reconstruct
+    allowed: list[Any] = [np.ndarray, np.dtype, (reconstruct, "numpy.core.multiarray._reconstruct"),
+                          (reconstruct, "numpy._core.multiarray._reconstruct")]
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25 pickles a dtype with its class
+    if dtypes is not None:
+        allowed += [getattr(dtypes, name) for name in ("UInt32DType", "Int64DType", "Float64DType")]
+    return allowed
 
-    ``weights_only=False`` is for the trainer's own resume files, which also hold RNG states.
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a weights file or a training checkpoint written by siamtrack (a dict with at least ``model``).
+
+    Always ``torch.load(weights_only=True)``: a file can hold tensors, plain Python values and the
+    numpy random states of :func:`_safe_globals`, never objects whose loading would run code.
     """
     path = Path(path)
     if not path.is_file():
         raise SiamtrackError(f"weights file not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=weights_only)
+        with torch.serialization.safe_globals(_safe_globals()):
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
         reason = str(exc).splitlines()[0] if isinstance(exc, (RuntimeError, EOFError, OSError)) and str(exc) else \
             "not a PyTorch weights file, or a damaged one"

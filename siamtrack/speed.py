@@ -131,10 +131,18 @@ def load_clip(demo_dir: str | Path, name: str | None = None, max_frames: int = 3
     with table.open(newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     chosen = [r for r in rows if name in (None, r["clip"], Path(r["clip"]).stem)]
+    known = ", ".join(r["clip"] for r in rows)
+    if not chosen and name is None:
+        raise SiamtrackError(f"{table} lists no clip")
     if not chosen:
-        raise SiamtrackError(f"clip '{name}' is not in {table} (known: {', '.join(r['clip'] for r in rows)})")
+        if Path(name).is_file() or (demo_dir / name).is_file():
+            raise SiamtrackError(f"clip {name} has no first box in {table}: add a row (clip, x, y, w, h) "
+                                 f"to time it (clips there: {known})")
+        raise SiamtrackError(f"clip {name}: no such file, here or in {demo_dir} (the clips of {table}: {known})")
     row = chosen[0]
     path = demo_dir / row["clip"]
+    if not path.is_file():
+        raise SiamtrackError(f"clip {path} is listed in {table} but the file is missing")
     with open_source(path) as source:
         frames = [frame for _, frame in zip(range(max_frames), source)]
     if len(frames) < 2:

@@ -153,8 +153,8 @@ def test_int8_backbone_approximates_fp32(shared_data: Path, tmp_path: Path) -> N
     cfg = TrackerConfig(instance_size=191)
     dataset = GOT10k(str(shared_data / "got10k-mini"), subset="val")
     crops = list(calibration_crops([dataset[0], dataset[1]], cfg, frames_per_sequence=2))
-    fp32_path, _ = export_onnx(net, tmp_path / "fp32")
-    int8_path, _ = export_onnx(net, tmp_path / "int8", calibration=crops[:-1])
+    fp32_path, *_ = export_onnx(net, tmp_path / "fp32")
+    int8_path, *_ = export_onnx(net, tmp_path / "int8", calibration=crops[:-1])
     search = crops[-1]  # held out of the calibration
     fp32, int8 = (ort.InferenceSession(str(p)).run(None, {"crops": search})[0] for p in (fp32_path, int8_path))
     assert int8_path.stat().st_size < fp32_path.stat().st_size / 2

@@ -66,6 +66,19 @@ def validate(args: argparse.Namespace) -> str | None:
     return None
 
 
+def write_json(path: Path, values: dict) -> None:
+    """Write ``values`` to ``path`` whole (a temporary file beside it, then a rename)."""
+    from siamtrack.errors import SiamtrackError
+
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(json.dumps(values, indent=2))
+        temporary.replace(path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise SiamtrackError(f"cannot write --json {path}: {exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Time the modes and print the table (and write --json)."""
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
@@ -75,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
     from siamtrack import resources
     from siamtrack.loading import resolve_device
     from siamtrack.speed import benchmark, build_modes, format_report, load_clip, network
+    from siamtrack.tracking.video import check_outputs
 
     logging.basicConfig(level=logging.INFO, format="  measured %(message)s")
+    check_outputs({"--json": args.json})  # a path that cannot be written fails now, not after the timing
     if args.threads is not None:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
@@ -94,6 +109,5 @@ def run(args: argparse.Namespace) -> int:
         report = benchmark(modes, clip, device, args.targets, args.runs, args.warmup, args.reference_targets)
     print(format_report(report))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.to_dict(), indent=2))
+        write_json(args.json, report.to_dict())
     return 0

@@ -4,7 +4,9 @@
     siamtrack export --weights weights/siamfc_fast.pth --out weights/onnx/siamfc_fast_int8 --int8
 
 Then track with ``tracker.backend: onnx`` and ``tracker.onnx_dir: <out>`` in the config (see
-configs/siamfc_fast_int8.yaml). ``--int8`` quantises the backbone, calibrated on crops of real
+configs/siamfc_fast_int8.yaml). The folder also gets ``weights.sha256``, the hash of the network's
+weights: the graphs run only with the weights they came from (any file of that network: its
+checkpoint, best.pth, a released file); other weights are refused. ``--int8`` quantises the backbone, calibrated on crops of real
 sequences (GOT-10k layout, default ../shared/data/got10k-mini/train) cut as the tracker cuts them.
 Needs the ``onnx`` extra (pip install "siamtrack[onnx]"). Bad input: one ``error: ...`` line, exit code 2.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 HELP = "export the network as ONNX graphs (optionally int8) for the ONNX Runtime backend"
@@ -23,13 +26,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, help="weights file or shipped name (default: the shipped weights)")
     parser.add_argument("--config", help="config YAML or the name of a shipped config (default: the one stored "
                                          "with the weights)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for backbone.onnx and head.onnx")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for backbone.onnx, head.onnx and weights.sha256 (the weights' hash: the "
+                             "graphs run only with these weights)")
     parser.add_argument("--int8", action="store_true", help="quantise the backbone to int8 (static, calibrated)")
     parser.add_argument("--calibration", type=Path, default=CALIBRATION_ROOT,
                         help=f"GOT-10k-layout root for --int8 calibration (default: {CALIBRATION_ROOT}, "
                              "from here or beside the repository checkout)")
     parser.add_argument("--calibration-subset", default="train", help="its subset folder (default: train)")
-    parser.add_argument("--calibration-sequences", type=int, default=20, help="sequences to calibrate on")
+    parser.add_argument("--calibration-sequences", type=int, default=20, help="sequences to calibrate on (>= 1)")
+
+
+def validate(args: argparse.Namespace) -> str | None:
+    """What is wrong with the numbers given, if anything."""
+    if args.int8 and args.calibration_sequences < 1:
+        return f"--calibration-sequences must be >= 1 for --int8, got {args.calibration_sequences}"
+    return None
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse an ``--out`` that cannot become a folder of graphs, before any work (nothing is created)."""
+    from siamtrack.errors import SiamtrackError
+
+    if out.exists() and not out.is_dir():
+        raise SiamtrackError(f"--out {out} is a file: give a folder for the graphs")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise SiamtrackError(f"cannot write --out {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SiamtrackError(f"cannot write --out {out}: {existing} is not writable")
 
 
 def calibration_sequences(root: Path, subset: str, count: int) -> list:
@@ -53,14 +78,14 @@ def run(args: argparse.Namespace) -> int:
     from siamtrack.tracking.calibration import calibration_crops
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    check_out_folder(args.out)
+    sequences = calibration_sequences(resources.resolve(args.calibration), args.calibration_subset,
+                                      args.calibration_sequences) if args.int8 else None
     net, cfg = load_model(args.weights, args.config)
-    calibration = None
-    if args.int8:
-        sequences = calibration_sequences(resources.resolve(args.calibration), args.calibration_subset,
-                                          args.calibration_sequences)
-        calibration = calibration_crops(sequences, cfg.tracker)
-    paths = export_onnx(net, args.out, cfg.tracker.exemplar_size, cfg.tracker.instance_size, calibration)
+    calibration = None if sequences is None else calibration_crops(sequences, cfg.tracker)
+    source = str(args.weights) if args.weights is not None else "the shipped default weights"
+    paths = export_onnx(net, args.out, cfg.tracker.exemplar_size, cfg.tracker.instance_size, calibration, source)
     for path in paths:
         print(f"wrote {path}")
-    print(f"track with it: tracker.backend: onnx, tracker.onnx_dir: {args.out}")
+    print(f"track with it: tracker.backend: onnx, tracker.onnx_dir: {args.out} (with these weights only)")
     return 0

@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="metrics.jsonl written by siamtrack train (or its run folder); several: stages of "
                              "training in order, each started from the one before; PATH:EPOCH keeps the "
                              "epochs up to EPOCH (the one the next stage started from)")
-    parser.add_argument("--out", type=Path, help="PNG to write (default: learning_curve.png beside the last metrics)")
+    parser.add_argument("--out", type=Path, help="PNG to write (default: learning_curve.png beside the last metrics; "
+                                                 "also .pdf, .svg, .jpg)")
 
 
 def _stage(text: str) -> tuple[Path, int | None]:
@@ -29,9 +30,18 @@ def _stage(text: str) -> tuple[Path, int | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Draw the curve and print where it went."""
+    """Check the output, draw the curve and print where it went."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from siamtrack.errors import SiamtrackError
+    from siamtrack.tracking.video import check_outputs
     from siamtrack.training.plots import plot_learning_curve
 
     stages = [_stage(text) for text in args.metrics]
-    print(plot_learning_curve(stages, args.out or stages[-1][0].with_name("learning_curve.png")))
+    out = args.out or stages[-1][0].with_name("learning_curve.png")
+    kinds = FigureCanvasAgg.get_supported_filetypes()
+    if out.suffix and out.suffix[1:].lower() not in kinds:
+        raise SiamtrackError(f"--out {out}: cannot draw a '{out.suffix}' file (give .png, .pdf, .svg or .jpg)")
+    check_outputs({"--out": out}, inputs=[path for path, _ in stages])  # before the work, not after it
+    print(plot_learning_curve(stages, out))
     return 0

@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--init-weights", type=Path, help="start from these weights (fine-tuning): train.init_weights")
+    parser.add_argument("--init-weights", type=Path,
+                        help="start from these weights (fine-tuning): a weights file, a training checkpoint "
+                             "(ckpt_*.pth, best.pth) or a shipped name (efficientnet_box); train.init_weights")
     parser.add_argument("--workers", type=int, help="DataLoader workers per process (default: train.workers)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -36,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train; the exit code says how it ended (128 + signal when stopped by one)."""
     from siamtrack.config import load_config
+    from siamtrack.loading import find_weights
     from siamtrack.training.trainer import train
 
     main_rank = int(os.environ.get("RANK", "0")) == 0
@@ -49,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
             cfg.train.batch_size = args.batch_size
         if args.data:
             cfg.data.roots = [str(root) for root in args.data]
-        if args.init_weights is not None:
-            cfg.train.init_weights = str(args.init_weights.resolve())
+        if args.init_weights is not None:  # a file, a checkpoint or a shipped name, as --weights takes them
+            cfg.train.init_weights = str(find_weights(args.init_weights).resolve())
         result = train(cfg, None, args.out, resume=args.resume, device=args.device, workers=args.workers,
                        progress=not args.no_progress)
     except KeyboardInterrupt:  # Ctrl-C before training started (while indexing the data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import io
 import logging
 import tempfile
@@ -26,7 +27,29 @@ from siamtrack.models.siamese import SiameseNet
 
 BACKBONE_FILE = "backbone.onnx"
 HEAD_FILE = "head.onnx"
+WEIGHTS_HASH_FILE = "weights.sha256"  # beside the graphs: the digest of the weights they were exported from
 ONNX_OPSET = 17
+
+
+def weights_digest(net: nn.Module) -> str:
+    """SHA-256 of ``net``'s state dict (names, dtypes, shapes and values): the same for every file that
+    holds this network (a released weights file, ``best.pth``, the checkpoint it came from)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        value = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{value.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(value.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def read_weights_digest(folder: Path) -> str | None:
+    """The digest :func:`export_onnx` stored in ``folder`` (``None`` if there is none)."""
+    try:
+        text = (folder / WEIGHTS_HASH_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    words = text.split()
+    return words[0] if words else None
 
 
 class CropEmbedder(nn.Module):
@@ -91,19 +114,30 @@ def to_onnx(net: SiameseNet, exemplar_size: int = 127, instance_size: int = 255,
 
 
 def export_onnx(net: SiameseNet, out_dir: str | Path, exemplar_size: int = 127, instance_size: int = 255,
-                calibration: Iterable[np.ndarray] | None = None) -> list[Path]:
-    """Write ``backbone.onnx`` and ``head.onnx`` of ``net`` into ``out_dir``; return their paths.
+                calibration: Iterable[np.ndarray] | None = None, source: str = "") -> list[Path]:
+    """Write ``backbone.onnx``, ``head.onnx`` and ``weights.sha256`` (:func:`weights_digest` of ``net``,
+    then ``source``, the weights' name) into ``out_dir``; return their paths.
 
-    With ``calibration`` (batches of uint8 crops) the backbone is quantised to int8 (:func:`quantize_int8`).
+    The ONNX Runtime backend runs the graphs only for weights of that digest. With ``calibration``
+    (batches of uint8 crops) the backbone is quantised to int8 (:func:`quantize_int8`). The folder is
+    made, and each file written whole (temporary file, then rename), only once the graphs are built;
+    the digest goes last, so graphs cut short by a crash never pass for those of the weights.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     backbone, head = to_onnx(net, exemplar_size, instance_size)
     if calibration is not None:
         backbone = quantize_int8(backbone, calibration)
-    paths = [out_dir / BACKBONE_FILE, out_dir / HEAD_FILE]
-    for path, model in zip(paths, (backbone, head)):
-        path.write_bytes(model)
+    paths = [out_dir / BACKBONE_FILE, out_dir / HEAD_FILE, out_dir / WEIGHTS_HASH_FILE]
+    digest = f"{weights_digest(net)}  {source}".rstrip() + "\n"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths[-1].unlink(missing_ok=True)
+        for path, content in zip(paths, (backbone, head, digest.encode())):
+            temporary = path.with_name(f".{path.name}.tmp")
+            temporary.write_bytes(content)
+            temporary.replace(path)
+    except OSError as exc:
+        raise SiamtrackError(f"cannot write the ONNX graphs into {out_dir}: {exc.strerror or exc}") from None
     return paths
 
 

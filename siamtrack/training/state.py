@@ -47,7 +47,7 @@ CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "step", "rng", "c
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """A resume checkpoint with every entry the trainer needs; :class:`DamagedCheckpoint` otherwise."""
     try:
-        saved = load_checkpoint(path, weights_only=False)
+        saved = load_checkpoint(path)
     except SiamtrackError as exc:
         raise DamagedCheckpoint(str(exc)) from None
     missing = [key for key in CHECKPOINT_KEYS if key not in saved]
