@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from siamtrack.cli import main
+from siamtrack.errors import SiamtrackError
 from siamtrack.evaluation import compat
 from siamtrack.evaluation.benchmark import run_benchmark
 from siamtrack.evaluation.peers import OpenCVTracker, build_trackers
@@ -182,3 +183,216 @@ def test_vot_toolkit_evaluates_siamtrack_through_trax(tmp_path, random_weights):
     analysis = json.loads(sorted((workspace / "analysis").glob("*.json"))[-1].read_text())
     accuracy = analysis["results"]["baseline"]["results"][0][0][0]
     assert 0 < accuracy <= 1
+
+
+def _clips(root: Path, count: int = 3) -> Path:
+    """``count`` generated OTB-layout sequences under ``root``."""
+    for i in range(count):
+        write_otb_sequence(root, f"clip{i}", seed=i)
+    return root
+
+
+def test_intervals_and_the_paired_difference_to_the_reference_are_reported(tmp_path, capsys):
+    data, out = _clips(tmp_path / "clips"), tmp_path / "report"
+    assert main(["test", "--dataset", "folder", "--root", str(data), "--trackers", "cv:KCF,cv:CSRT",
+                 "--reference", "cv:KCF", "--report-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    document = json.loads((out / "scores.json").read_text())
+    assert document["bootstrap"] == {"level": 0.9, "resamples": 10_000, "seed": 0, "unit": "sequences",
+                                     "reference": "cv-KCF"}
+    for name in ("cv-KCF", "cv-CSRT"):
+        overall = document["trackers"][name]["overall"]
+        for metric in ("auc", "precision"):
+            low, high = overall[f"{metric}_interval"]
+            per_sequence = [s[metric] for s in document["trackers"][name]["sequences"].values()]
+            assert min(per_sequence) <= low <= overall[metric] <= high <= max(per_sequence)
+    versus = document["trackers"]["cv-CSRT"]["versus"]
+    kcf, csrt = (document["trackers"][n]["sequences"] for n in ("cv-KCF", "cv-CSRT"))
+    assert versus["tracker"] == "cv-KCF" and "versus" not in document["trackers"]["cv-KCF"]
+    assert versus["auc"]["difference"] == pytest.approx(np.mean([csrt[s]["auc"] - kcf[s]["auc"] for s in kcf]))
+    assert versus["auc"]["low"] <= versus["auc"]["difference"] <= versus["auc"]["high"]
+    csrt_row = next(line for line in printed.splitlines() if line.startswith("| cv-CSRT |"))
+    auc = document["trackers"]["cv-CSRT"]["overall"]
+    assert f"{auc['auc']:.3f} [{auc['auc_interval'][0]:.3f}, {auc['auc_interval'][1]:.3f}]" in csrt_row
+    assert f"{versus['auc']['difference']:+.3f} [{versus['auc']['low']:+.3f}" in csrt_row
+    assert "| cv-KCF |" in printed and "(reference)" in printed and "AUC - cv-KCF" in printed
+    assert main(["test", "--dataset", "folder", "--root", str(data), "--trackers", "cv:KCF",
+                 "--reference", "cv:Nano", "--report-dir", str(out)]) == 2
+    assert "--reference 'cv:Nano' is not one of the trackers" in capsys.readouterr().err
+
+
+def test_nanotrack_is_the_default_reference():
+    from siamtrack.evaluation.benchmark import reference_tracker
+    try:
+        trackers = build_trackers(["cv:KCF", "cv:Nano"])
+    except Exception as exc:  # the NanoTrack files are beside the checkout, not in it
+        pytest.skip(f"NanoTrack model files not found: {exc}")
+    assert reference_tracker(trackers, ["cv:KCF", "cv:Nano"], None) == "cv-Nano"
+    assert reference_tracker(trackers, ["cv:KCF", "cv:Nano"], "cv-KCF") == "cv-KCF"
+    assert reference_tracker(trackers[:1], ["cv:KCF"], None) is None
+
+
+def _got10k_root(root: Path, names: list[str]) -> Path:
+    for seed, name in enumerate(names):
+        write_got10k_sequence(root / "val", name, seed=seed)
+    (root / "val" / "list.txt").write_text("\n".join(names) + "\n")
+    return root
+
+
+def test_several_roots_are_benchmarked_as_one_set_and_names_must_differ(tmp_path, capsys):
+    first = _got10k_root(tmp_path / "A", ["GOT-10k_Val_000001", "GOT-10k_Val_000002"])
+    second = _got10k_root(tmp_path / "B", ["extra_clip"])
+    scores = run_benchmark("got10k", [first, second], ["cv:KCF"], report_dir=tmp_path / "out")
+    assert list(scores["cv-KCF"]["sequences"]) == ["GOT-10k_Val_000001", "GOT-10k_Val_000002", "extra_clip"]
+    assert scores["cv-KCF"]["overall"]["sequences"] == 3
+    assert (tmp_path / "out" / "results" / "GOT-10k" / "cv-KCF" / "extra_clip" / "extra_clip_001.txt").is_file()
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert f"at {first} + {second}" in summary and "| extra_clip |" in summary
+
+    clash = _got10k_root(tmp_path / "C", ["GOT-10k_Val_000002"])
+    capsys.readouterr()
+    assert main(["test", "--dataset", "got10k", "--root", str(first), "--root", str(clash), "--trackers", "cv:KCF",
+                 "--report-dir", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: sequence names must differ") and "GOT-10k_Val_000002" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_got10k_mini_val_and_the_extra_val_sequences_make_18(shared_data):
+    from siamtrack.evaluation.datasets import open_experiment
+    extra = Path("/work/data/extra")
+    if not (extra / "val" / "list.txt").is_file():
+        pytest.skip("the staged extra sequences are not on this machine")
+    experiment = open_experiment("got10k", [shared_data / "got10k-mini", extra])
+    names = experiment.dataset.seq_names
+    assert len(names) == len(set(names)) == 18
+    assert names[0] == "DAVIS_kite-surf" and "OTB_Girl" in names
+    frames, boxes = experiment.dataset[names.index("OTB_Girl")][:2]
+    assert len(frames) == len(boxes) and str(extra) in frames[0]
+
+
+@pytest.mark.parametrize("kind", ["file", "proc", "read-only"])
+def test_an_unwritable_report_dir_is_refused_before_anything_is_tracked(tmp_path, capsys, monkeypatch, kind):
+    from siamtrack.evaluation import benchmark
+    if kind == "read-only" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    data = _clips(tmp_path / "clips", 1)
+    report = {"file": tmp_path / "taken", "proc": Path("/proc/x"), "read-only": tmp_path / "ro" / "report"}[kind]
+    if kind == "file":
+        report.write_text("not a folder")
+    if kind == "read-only":
+        report.parent.mkdir()
+        report.parent.chmod(0o555)
+
+    def no_tracking(*args, **kwargs):
+        raise AssertionError("trackers were built before the report folder was checked")
+    monkeypatch.setattr(benchmark, "build_trackers", no_tracking)
+    assert main(["test", "--dataset", "folder", "--root", str(data), "--trackers", "cv:KCF",
+                 "--report-dir", str(report)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write --report-dir {report}") and len(err.strip().splitlines()) == 1
+
+
+def test_runs_are_written_as_they_finish_and_an_interrupted_benchmark_resumes(tmp_path, monkeypatch, caplog):
+    from siamtrack.evaluation import benchmark
+    data, out = _clips(tmp_path / "clips"), tmp_path / "report"
+    results = out / "results" / "clips" / "cv-KCF"
+    real_track_files, calls = benchmark.track_files, []
+
+    def interrupted_at_the_third(*args, **kwargs):
+        calls.append(args[1][0])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the third sequence is tracked
+        return real_track_files(*args, **kwargs)
+    monkeypatch.setattr(benchmark, "track_files", interrupted_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark("folder", data, ["cv:KCF"], report_dir=out)
+    assert sorted(p.name for p in results.glob("*.txt")) == ["clip0.txt", "clip1.txt"]  # kept on disk
+    assert (results / "times" / "clip1_time.txt").is_file() and (results / "confidences" / "clip1_confidence.txt").is_file()
+
+    boxes_file = results / "clip1.txt"
+    boxes_file.write_text("\n".join(boxes_file.read_text().splitlines()[:4]))  # as if killed while writing it
+    monkeypatch.setattr(benchmark, "track_files", real_track_files)
+    tracked = []
+    monkeypatch.setattr(benchmark, "track_files", lambda *a, **k: tracked.append(a[1][0]) or real_track_files(*a, **k))
+    with caplog.at_level(logging.INFO):
+        resumed = run_benchmark("folder", data, ["cv:KCF"], report_dir=out)
+    assert [Path(f).parts[-3] for f in tracked] == ["clip1", "clip2"]  # clip0 reused; clip1 was damaged
+    assert "reused 1 of 3 runs" in caplog.text
+    fresh = run_benchmark("folder", data, ["cv:KCF"], report_dir=tmp_path / "fresh")
+    for seq in ("clip0", "clip1", "clip2"):
+        assert resumed["cv-KCF"]["sequences"][seq]["auc"] == fresh["cv-KCF"]["sequences"][seq]["auc"]
+
+    identity = results / "tracker.json"
+    identity.write_text(identity.read_text().replace('"opencv": "', '"opencv": "0.0-'))
+    with pytest.raises(SiamtrackError, match="holds results of another 'cv-KCF'"):
+        run_benchmark("folder", data, ["cv:KCF"], report_dir=out)
+
+
+def _grayscale_copies(source: Path, root: Path, frames: int = 6) -> tuple[Path, Path]:
+    """The first ``frames`` frames of a real sequence as 8-bit and as 16-bit grayscale PNGs (the same
+    picture: value * 257), each with its ground truth, in GOT-10k layout."""
+    gt = np.loadtxt(source / "groundtruth.txt", delimiter=",")[:frames]
+    folders = (root / "gray8", root / "gray16")
+    for folder in folders:
+        folder.mkdir(parents=True)
+        np.savetxt(folder / "groundtruth.txt", gt, fmt="%.4f", delimiter=",")
+    for i in range(frames):
+        gray = cv2.cvtColor(cv2.imread(str(source / f"{i + 1:08d}.jpg")), cv2.COLOR_BGR2GRAY)
+        cv2.imwrite(str(folders[0] / f"{i + 1:08d}.png"), gray)
+        cv2.imwrite(str(folders[1] / f"{i + 1:08d}.png"), gray.astype(np.uint16) * 257)
+    return folders
+
+
+def test_16_bit_grayscale_frames_are_tracked_like_their_8_bit_copy(shared_data, tmp_path):
+    from PIL import Image
+    from siamtrack import load_tracker
+    gray8, gray16 = _grayscale_copies(shared_data / "got10k-mini" / "val" / "OTB_Dog1", tmp_path / "clips")
+    files8, files16 = (sorted(str(p) for p in folder.glob("*.png")) for folder in (gray8, gray16))
+    assert cv2.imread(files16[0], cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    assert np.asarray(Image.open(files16[0]).convert("RGB")).mean() > 250  # what got10k's own loop would track
+    box = np.loadtxt(gray8 / "groundtruth.txt", delimiter=",")[0]
+    for tracker in (load_tracker("siamfc_fast", device="cpu"), OpenCVTracker("CSRT")):
+        boxes8, _ = tracker.track(files8, box)  # the got10k face of the tracker
+        boxes16, _ = tracker.track(files16, box)
+        np.testing.assert_allclose(boxes16, boxes8, atol=1e-3, err_msg=tracker.name)
+
+    scores = run_benchmark("folder", tmp_path / "clips", ["cv:CSRT", "siamtrack"], weights="siamfc_fast",
+                           device="cpu", report_dir=tmp_path / "report")
+    for name in ("cv-CSRT", "siamtrack"):
+        per_seq = scores[name]["sequences"]
+        assert per_seq["gray16"]["auc"] == per_seq["gray8"]["auc"] > 0.5, name
+
+
+def test_folder_sequences_without_ground_truth_are_named(tmp_path, caplog, capsys):
+    from siamtrack.evaluation.datasets import FolderDataset
+    data = _clips(tmp_path / "clips", 1)
+    for name in ("unlabelled_otb", "unlabelled_got"):
+        write_otb_sequence(data, name) if name.endswith("otb") else write_got10k_sequence(data, name)
+    (data / "unlabelled_otb" / "groundtruth_rect.txt").unlink()
+    (data / "unlabelled_got" / "groundtruth.txt").unlink()
+    (data / "notes").mkdir()  # a folder without frames is no sequence: not named
+    with caplog.at_level(logging.WARNING):
+        assert FolderDataset(data).seq_names == ["clip0"]
+    assert "2 sequence folders" in caplog.text and "unlabelled_got, unlabelled_otb" in caplog.text
+    assert "notes" not in caplog.text
+
+    shutil.rmtree(data / "clip0")
+    assert main(["test", "--dataset", "folder", "--root", str(data), "--trackers", "cv:KCF",
+                 "--report-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no sequences in {data} (2 folders of frames have no ground truth: "
+                          "unlabelled_got, unlabelled_otb)")
+
+
+def test_track_refuses_what_is_not_a_list_of_frames_and_one_box(tmp_path):
+    write_otb_sequence(tmp_path, "clip")
+    frames = sorted(str(p) for p in (tmp_path / "clip" / "img").glob("*.jpg"))
+    tracker = OpenCVTracker("KCF")
+    for files, box, message in ([], [20, 30, 24, 20], "img_files is empty"),\
+            (str(tmp_path / "clip" / "img"), [20, 30, 24, 20], "not one path"),\
+            (frames, [[20, 30, 24, 20], [40, 30, 24, 20]], "one x,y,w,h box"),\
+            (frames[:2] + [str(tmp_path / "missing.jpg")], [20, 30, 24, 20], "missing.jpg"),\
+            ([3, 4], [20, 30, 24, 20], "paths"):
+        with pytest.raises(SiamtrackError, match=message):
+            tracker.track(files, box)

@@ -6,8 +6,9 @@ import pytest
 from got10k.utils.metrics import center_error as got10k_center_error
 from got10k.utils.metrics import rect_iou
 
-from siamtrack.evaluation.metrics import (center_error, iou, normalized_center_error, precision_at, precision_curve,
-                                          sequence_curves, sequence_scores, success_auc, valid_frames)
+from siamtrack.evaluation.metrics import (bootstrap_interval, center_error, iou, normalized_center_error,
+                                          paired_difference, precision_at, precision_curve, sequence_curves,
+                                          sequence_scores, success_auc, valid_frames)
 
 
 def test_iou_of_hand_computed_boxes():
@@ -69,3 +70,33 @@ def test_metrics_equal_the_got10k_toolkit_formulas():
     np.testing.assert_allclose(center_error(pred, gt), got10k_center_error(pred, gt), atol=1e-12)
     assert success_auc(iou(pred, gt)) == pytest.approx(np.mean(np.greater(rect_iou(pred, gt)[:, None],
                                                                           np.linspace(0, 1, 21)[None, :])))
+
+
+def test_bootstrap_interval_resamples_sequences_and_is_deterministic():
+    rng = np.random.default_rng(3)
+    aucs = rng.uniform(0.2, 0.9, size=40)  # one AUC per sequence
+    low, high = bootstrap_interval(aucs)
+    assert (low, high) == bootstrap_interval(aucs)  # fixed seed: the same numbers every run
+    assert low < aucs.mean() < high
+    # 90 % of the mean of 40 sequences: about +-1.645 standard errors (resampling sequences, not frames)
+    half_width = 1.645 * aucs.std() / np.sqrt(len(aucs))
+    assert (high - low) / 2 == pytest.approx(half_width, rel=0.1)
+    assert bootstrap_interval(np.full(5, 0.6)) == pytest.approx((0.6, 0.6))  # no spread, no interval
+    assert bootstrap_interval(aucs, resamples=2_000, seed=1) != (low, high)
+
+
+def test_paired_difference_uses_the_same_resamples_for_both_trackers():
+    rng = np.random.default_rng(4)
+    reference = rng.uniform(0.1, 0.9, size=20)  # sequences of very different difficulty...
+    better = reference + 0.02 + rng.normal(0, 0.005, size=20)  # ...on which a tracker is always a bit better
+    paired = paired_difference(better, reference)
+    assert paired["difference"] == pytest.approx(np.mean(better - reference))
+    assert 0 < paired["low"] < paired["difference"] < paired["high"] < 0.03  # paired: clearly better
+    low_a, high_a = bootstrap_interval(better)
+    low_b, high_b = bootstrap_interval(reference)
+    assert low_a < high_b and low_b < high_a  # while the separate intervals overlap widely
+    assert paired_difference(reference, reference) == {"difference": 0.0, "low": 0.0, "high": 0.0}
+    with pytest.raises(ValueError, match="shape"):
+        paired_difference(better[:5], reference)
+    with pytest.raises(ValueError, match="finite"):
+        bootstrap_interval(np.array([0.5, np.nan]))

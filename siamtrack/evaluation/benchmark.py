@@ -110,11 +110,16 @@ def track_sequences(experiment, trackers: Seq[Tracker], indices: Seq[int],
                 boxes[tracker.name], times[tracker.name], confidences[tracker.name] = finished
                 continue
             recorder = ScoreRecorder(tracker)
-            boxes[tracker.name], times[tracker.name] = track_files(recorder, seq.frames, seq.boxes[0])
+            try:
+                boxes[tracker.name], times[tracker.name] = track_files(recorder, seq.frames, seq.boxes[0])
+            except SiamtrackError as exc:  # a frame that cannot be read, or of another size
+                log.warning("skipping sequence %s: %s", seq.name, exc)
+                break
             confidences[tracker.name] = np.asarray(recorder.scores)
             save_result(experiment, tracker.name, seq.name, boxes[tracker.name], times[tracker.name],
                         confidences[tracker.name])
-        runs.append(SequenceRuns(seq.name, seq.boxes, boxes, times, confidences))
+        else:
+            runs.append(SequenceRuns(seq.name, seq.boxes, boxes, times, confidences))
     if reused:
         log.info("reused %d of %d runs (tracker x sequence) finished by an earlier benchmark in %s; "
                  "tracked the other %d", reused, total, experiment.result_dir, total - reused)

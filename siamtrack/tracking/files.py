@@ -2,18 +2,20 @@
 
 got10k's ``Tracker.track`` opens frames with PIL and converts them to RGB, which clips 16-bit
 grayscale (PIL mode ``I;16``) to white. Every tracker's ``track`` here, and ``siamtrack test`` for
-every tracker it runs, reads frames with :func:`siamtrack.data.images.read_image` instead: the same
-depth and channel conversion for siamtrack and its peers, and for the CLI and the API.
+every tracker it runs, reads the files as ``siamtrack track`` reads a folder of frames instead (an
+:class:`~siamtrack.data.sources.ImageSequence`): the same depth and channel conversion for siamtrack
+and its peers, and for the CLI and the API.
 """
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from siamtrack.data.images import read_image
+from siamtrack.data.sources import ImageSequence
 from siamtrack.errors import SiamtrackError
 
 
@@ -34,8 +36,9 @@ def track_files(tracker: Any, img_files: Sequence[str | os.PathLike], box: Seque
     """Run ``tracker`` (``init(frame, box)`` / ``update(frame)``) over ``img_files`` in order, as
     got10k's ``Tracker.track`` does: ``(boxes (N, 4), seconds (N,))``, the given box first.
 
-    Frames are HxWx3 uint8 BGR from :func:`read_image`. Each frame's seconds include reading and
-    decoding it, the same for every tracker (got10k's loop also decodes inside the timed call).
+    Frames are HxWx3 uint8 BGR from an :class:`ImageSequence` of the files, as ``siamtrack track``
+    reads them. Each frame's seconds include reading and decoding it, the same for every tracker
+    (got10k's loop also decodes inside the timed call).
     """
     if isinstance(img_files, (str, bytes, os.PathLike)):
         raise SiamtrackError(f"track(): img_files must be a list of image files in order, not one path ({img_files!r})")
@@ -45,9 +48,14 @@ def track_files(tracker: Any, img_files: Sequence[str | os.PathLike], box: Seque
     first = _one_box(box)
     boxes, times = np.zeros((len(files), 4)), np.zeros(len(files))
     boxes[0] = first
-    for index, path in enumerate(files):
+    try:
+        paths = [Path(os.fsdecode(f)) for f in files]
+    except TypeError:
+        raise SiamtrackError("track(): img_files must hold the image files' paths (str or Path)") from None
+    frames = iter(ImageSequence(paths, name=f"the {len(files)} frames given"))
+    for index in range(len(files)):
         start = time.perf_counter()
-        frame = read_image(path)
+        frame = next(frames)
         if index == 0:
             tracker.init(frame, first)
         else:
