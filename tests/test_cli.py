@@ -7,8 +7,11 @@ time because each one spends much of its time importing torch.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -68,6 +71,11 @@ def runs(tmp_path_factory, shared_data: Path, random_weights: Path) -> dict[str,
     (tmp / "empty").mkdir()
     (tmp / "not_a_video.mp4").write_text("this is text, not a video\n")
     (tmp / "broken.pth").write_bytes(b"not a torch file")
+    latin1 = os.fsdecode(os.fsencode(tmp) + b"/\xe9t\xe9")  # a name that is not UTF-8, as sys.argv holds it
+    shutil.copytree(tmp / "frames", latin1)
+    (tmp / "wide").mkdir()
+    cv2.imwrite(str(tmp / "wide" / "0.png"), np.zeros((16, 9000, 3), np.uint8))
+    (tmp / "kept.txt").write_text("an earlier run's boxes\n")
     clip = shared_data / "demo" / CLIP
     run_on_folder = (tmp / "frames", "--weights", random_weights, "--device", "cpu")
     cases = {
@@ -83,6 +91,12 @@ def runs(tmp_path_factory, shared_data: Path, random_weights: Path) -> dict[str,
         "box outside the frame": (*run_on_folder, "--box", "500,10,20,20"),
         "NaN in the box": (*run_on_folder, "--box", "nan,10,20,20"),
         "unreadable weights": (tmp / "frames", "--box", "10,10,20,20", "--weights", tmp / "broken.pth"),
+        "names not UTF-8": (latin1, "--box", "10,10,20,20", "--weights", random_weights, "--device", "cpu",
+                            "--out-video", latin1 + ".avi", "--out-boxes", latin1 + ".txt"),
+        "video too wide for mp4": (tmp / "wide", "--box", "10,4,20,8", "--out-boxes", tmp / "kept.txt",
+                                   "--out-video", tmp / "wide.mp4"),
+        "output inside the input folder": (tmp / "frames", "--box", "10,10,20,20", "--out-boxes",
+                                           tmp / "frames" / "frame5.png"),
     }
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {name: pool.submit(cli, *args) for name, args in cases.items()}
@@ -97,8 +111,8 @@ def read_boxes(path: Path) -> np.ndarray:
     return np.array([[float(v) for v in line.split(",")] for line in path.read_text().splitlines()])
 
 
-def count_video_frames(path: Path) -> int:
-    capture = cv2.VideoCapture(str(path))
+def count_video_frames(path: Path | str) -> int:
+    capture = cv2.VideoCapture(os.fsencode(path))
     count = 0
     while capture.read()[0]:
         count += 1
@@ -141,7 +155,21 @@ def test_demo_needs_no_input_and_reports_mean_iou(runs) -> None:
     assert 0.0 <= float(iou_line[0].rsplit(":", 1)[1]) <= 1.0
 
 
+def test_names_that_are_not_utf8_are_tracked_and_written(runs) -> None:
+    result, tmp = runs["names not UTF-8"], os.fsencode(runs["tmp"])
+    assert result.returncode == 0, result.stderr
+    assert len(open(tmp + b"/\xe9t\xe9.txt", "rb").read().splitlines()) == FOLDER_FRAMES
+    assert count_video_frames(os.fsdecode(tmp + b"/\xe9t\xe9.avi")) == FOLDER_FRAMES
+
+
+def test_a_video_too_wide_for_its_codec_is_refused_before_anything_is_emptied(runs) -> None:
+    assert (runs["tmp"] / "kept.txt").read_text() == "an earlier run's boxes\n"
+    assert cv2.imread(str(runs["tmp"] / "frames" / "frame5.png")) is not None
+
+
 @pytest.mark.parametrize("case, message", [
+    ("video too wide for mp4", "at most 8191 pixels a side, and these are 9000x16; write .avi instead"),
+    ("output inside the input folder", "is the input itself"),  # frame5.png: one of the frames
     ("missing path", "no such video"),
     ("undecodable video", "cannot open video"),
     ("empty folder", "holds no images"),
@@ -237,3 +265,35 @@ def test_release_ships_a_network_with_the_loop_of_a_config(tmp_path: Path, rando
     assert shipped["meta"]["tracker"] == str(loop)
     result = siamtrack("release", "--weights", random_weights, "--config", "efficientnet_box", "--out", out)
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "describes model" in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_leaves_a_playable_video_and_a_boxes_line_per_frame(shared_data, tmp_path, signum) -> None:
+    """``timeout``, ``docker stop`` and Slurm send SIGTERM; a closed ssh session SIGHUP. While that
+    run lasts, a second run on its boxes file is refused."""
+    from siamtrack.cli import main
+
+    clip, video, boxes = shared_data / "demo" / "sam2_01_dog.mp4", tmp_path / "out.mp4", tmp_path / "boxes.txt"
+    command = [sys.executable, "-m", "siamtrack", "track", str(clip), "--box", "450,380,250,168", "--weights",
+               "siamfc_fast", "--device", "cpu", "--out-video", str(video), "--out-boxes", str(boxes)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 240
+        while not boxes.exists() or len(boxes.read_text().splitlines()) < 3:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no 3 frames tracked in 240 s"
+            time.sleep(0.05)
+        assert main(["track", str(clip), "--box", "1,1,10,10", "--out-boxes", str(boxes)]) == 2  # refused
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 128 + signum, stderr
+    assert f"interrupted by {signal.Signals(signum).name}" in stderr and "Traceback" not in stderr
+    lines = boxes.read_text().splitlines()
+    assert len(lines) >= 3 and all(len(line.split(",")) == 5 for line in lines)
+    np.testing.assert_allclose([float(v) for v in lines[0].split(",")], [450, 380, 250, 168, 1])
+    assert count_video_frames(video) == len(lines)
