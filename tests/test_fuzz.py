@@ -1,5 +1,6 @@
 """Property-based fuzzing of everything a user hands siamtrack: box strings, frames, configs, frame
-sequences and command lines.
+sequences (also changing size and dtype), command lines, file names (any bytes) and a second run
+on a running run's output.
 
 The properties: the API returns finite boxes or raises :class:`SiamtrackError`; the CLI exits 0,
 or 2 with one ``error:`` line, never a traceback. The ``ci`` Hypothesis profile (default) keeps
@@ -12,7 +13,9 @@ import contextlib
 import functools
 import io
 import math
+import os
 import string
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -20,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from hypothesis import event, example, given
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -28,11 +31,12 @@ from siamtrack.checkpoints import save_atomic
 from siamtrack.cli import main as cli_main
 from siamtrack.config import Config, ModelConfig, TrackerConfig, config_from_dict
 from siamtrack.data.images import to_bgr
+from siamtrack.data.sources import FrameList
 from siamtrack.errors import SiamtrackError
 from siamtrack.models import build_model
 from siamtrack.tracking.builder import build_tracker
 from siamtrack.tracking.tracker import validate_box
-from siamtrack.tracking.video import parse_box
+from siamtrack.tracking.video import RunOutputs, parse_box
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # overflow, NaN: a bug even if it runs on
 # No subnormal floats: the tracker flushes denormals on CPUs (torch.set_flush_denormal), and under
@@ -285,3 +289,102 @@ def test_the_cli_exits_0_or_2_with_one_error_line(cli_inputs, changes) -> None:
     assert code in (0, 2), (argv, stderr)
     assert "Traceback" not in stderr
     assert len(errors) == (1 if code == 2 else 0), (argv, stderr)
+
+
+# ----------------------------------------------------------------------------- file names
+# Any bytes a Linux file name may hold (no "/" or NUL), UTF-8 or not; prefixed so that none is
+# hidden, "." or "..", or a macOS "._" file.
+file_names = st.binary(min_size=1, max_size=40).filter(lambda name: b"/" not in name and b"\0" not in name)
+
+
+def write_image_file(path: bytes, image: np.ndarray) -> None:
+    ok, data = cv2.imencode(".png", image)
+    assert ok
+    with open(path, "wb") as handle:
+        handle.write(data.tobytes())
+
+
+@settings(max_examples=15, derandomize=True)
+@given(folder=file_names, frame_names=st.lists(file_names, min_size=1, max_size=3, unique=True), output=file_names)
+@example(folder=b"l\xe9gumes", frame_names=[b"\xe9t\xe9_1", b"\xff\xfe"], output=b"\xe9")
+def test_any_file_name_is_read_and_written(cli_inputs, folder, frame_names, output) -> None:
+    """Frames, the folder and the outputs named with arbitrary bytes: the run succeeds."""
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.fsencode(tmp)
+        os.mkdir(root + b"/d" + folder)
+        for name in frame_names:
+            write_image_file(root + b"/d" + folder + b"/f" + name + b".png",
+                             rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
+        boxes, video = root + b"/o" + output + b".txt", root + b"/o" + output + b".avi"
+        code, stderr = track_cli([os.fsdecode(root + b"/d" + folder), "--box", "10,10,20,20", "--weights",
+                                  str(cli_inputs["pixels.pth"]), "--device", "cpu", "--out-boxes", os.fsdecode(boxes),
+                                  "--out-video", os.fsdecode(video)])
+        assert code == 0, stderr
+        with open(boxes, "rb") as handle:
+            assert len(handle.read().splitlines()) == len(frame_names)
+        assert os.path.getsize(video) > 0
+
+
+# ----------------------------------------------------------------------------- frame sequences
+@st.composite
+def changing_sequences(draw) -> list[np.ndarray]:
+    """Frames of one scene in changing dtypes (uint8, 10/12/16-bit, float [0, 1] or [0, 255]), some
+    with a hot pixel or darker, some of another size."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    height, width = draw(st.tuples(st.integers(2, 24), st.integers(2, 24)))
+    scene = rng.integers(0, 256, (height, width), dtype=np.uint16)
+    frames = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["u8", "u10", "u12", "u16", "f1", "f255"]))
+        values = scene.copy()
+        if draw(st.booleans()):
+            values //= 4  # a darker frame
+        if draw(st.integers(0, 4)) == 0:
+            values = rng.integers(0, 256, (height + 1, width), dtype=np.uint16)  # another size
+        frame = {"u8": lambda v: v.astype(np.uint8), "u10": lambda v: v << 2, "u12": lambda v: v << 4,
+                 "u16": lambda v: v << 8, "f1": lambda v: v.astype(np.float32) / 255,
+                 "f255": lambda v: v.astype(np.float64)}[kind](values)
+        if draw(st.booleans()):
+            frame[0, 0] = {np.uint8: 255, np.uint16: 65535, np.float32: 7.0, np.float64: 1e4}[frame.dtype.type]
+        frames.append(frame)
+    return frames
+
+
+@settings(max_examples=40, derandomize=True)
+@given(frames=changing_sequences())
+def test_changing_frames_keep_one_scale_and_one_size(frames) -> None:
+    """A source's frames come out the same size or the run stops at the first that is not; pixels of
+    equal value and dtype come out equal in every frame (no frame-by-frame brightness)."""
+    converted = []
+    with pytest.raises(SiamtrackError, match="must share one size") if any(
+            f.shape != frames[0].shape for f in frames) else contextlib.nullcontext():
+        for frame in FrameList(frames):
+            converted.append(frame)
+    assert all(out.shape == frames[0].shape + (3,) and out.dtype == np.uint8 for out in converted)
+    first_of = {}
+    for raw, out in zip(frames, converted):
+        earlier_raw, earlier_out = first_of.setdefault(raw.dtype, (raw, out))
+        same = raw == earlier_raw
+        np.testing.assert_array_equal(out[same], earlier_out[same])
+
+
+# ----------------------------------------------------------------------------- concurrent runs
+@settings(max_examples=10, derandomize=True)
+@given(first=st.sampled_from(["out_boxes", "out_video"]), second=st.sampled_from(["--out-boxes", "--out-video"]),
+       extension=st.sampled_from([".avi", ".mp4"]))
+def test_a_second_run_on_a_held_output_is_refused_and_the_first_keeps_it(cli_inputs, first, second,
+                                                                         extension) -> None:
+    """Whichever output of a running run a second run names, in whichever role: the second is one
+    error line, the file is not touched; once the first ends, the second runs."""
+    tmp = cli_inputs["tmp"]
+    shared = tmp / f"shared{extension}"
+    shared.write_bytes(b"what the first run holds")
+    argv = [str(tmp / "frames"), "--box", "10,10,20,20", "--weights", str(cli_inputs["pixels.pth"]), "--device", "cpu",
+            second, str(shared)]
+    with RunOutputs(**{first: shared}):
+        code, stderr = track_cli(argv)
+        assert code == 2 and stderr.count("\n") == 1 and "is being written by another run" in stderr, stderr
+        assert shared.read_bytes() == b"what the first run holds"
+    code, stderr = track_cli(argv)
+    assert code == 0, stderr
