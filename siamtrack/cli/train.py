@@ -24,8 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="GOT-10k-layout root with train/ (and val/); repeat it to train on several "
                              "(shared out by data.root_weights; default: data.roots of the config)")
     parser.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default: runs/train)")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-    parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the last checkpoint in --out (an error if it holds none), with the "
+                             "config it was trained with: a config that differs (other than in train.epochs, "
+                             "workers, keep_checkpoints, checkpoint_every, init_weights) is refused, the "
+                             "changed keys listed")
+    parser.add_argument("--allow-config-change", action="store_true",
+                        help="with --resume: continue with the new config although it differs from the "
+                             "checkpoint's; the changes are logged and take effect (learning rates and "
+                             "schedule included; the optimizer's state starts afresh if train.optimizer changed)")
+    parser.add_argument("--epochs", type=int,
+                        help="override train.epochs (with --resume: train on to this many epochs; the "
+                             "learning-rate schedule then decays over the new count)")
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--init-weights", type=Path,
@@ -33,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(ckpt_*.pth, best.pth) or a shipped name (efficientnet_box); train.init_weights")
     parser.add_argument("--workers", type=int, help="DataLoader workers per process (default: train.workers)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def validate(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options given, if anything."""
+    if args.allow_config_change and not args.resume:
+        return "--allow-config-change goes with --resume (a new run takes the config as it is)"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         if args.init_weights is not None:  # a file, a checkpoint or a shipped name, as --weights takes them
             cfg.train.init_weights = str(find_weights(args.init_weights).resolve())
         result = train(cfg, None, args.out, resume=args.resume, device=args.device, workers=args.workers,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, allow_config_change=args.allow_config_change)
     except KeyboardInterrupt:  # Ctrl-C before training started (while indexing the data)
         print("interrupted before the first step: nothing saved", file=sys.stderr)
         return 130

@@ -11,16 +11,18 @@ import logging
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
 from siamtrack.checkpoints import load_checkpoint, save_atomic
+from siamtrack.config import Config, config_from_dict
 from siamtrack.errors import SiamtrackError
 
 log = logging.getLogger(__name__)
 
+_MISSING = object()
 CHECKPOINT_PATTERN = re.compile(r"ckpt_(\d+)_(\d+)\.pth")
 METRICS_FILE = "metrics.jsonl"
 
@@ -54,6 +56,38 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     if missing or not isinstance(saved["progress"], dict) or not isinstance(saved["config"], dict):
         raise DamagedCheckpoint(f"{path} lacks {', '.join(missing) or 'a readable progress or config entry'}")
     return saved
+
+
+# What a resumed run may change without --allow-config-change: how long to train (the learning-rate
+# schedule then spans the new number of epochs) and run settings that do not change what is learnt.
+# ``train.init_weights`` only matters at the start: a resumed run takes its weights from the checkpoint.
+RESUME_FREE_KEYS = ("train.epochs", "train.workers", "train.keep_checkpoints", "train.checkpoint_every",
+                    "train.init_weights")
+
+
+def config_changes(stored: Mapping[str, Any], current: Config) -> list[tuple[str, Any, Any]]:
+    """``(key, checkpoint's value, current value)`` for each key of ``current`` that differs from the
+    config ``stored`` in a checkpoint (read with today's defaults and renamed keys where it can be)."""
+    try:
+        stored = config_from_dict(stored).to_dict()
+    except SiamtrackError:
+        pass
+    changes = []
+    for section, values in current.to_dict().items():
+        old_section = stored.get(section) if isinstance(stored.get(section), Mapping) else {}
+        for key, value in values.items():
+            if old_section.get(key, _MISSING) != value:
+                changes.append((f"{section}.{key}", old_section.get(key, "(absent)"), value))
+    return changes
+
+
+def describe_changes(changes: list[tuple[str, Any, Any]]) -> str:
+    """``key old -> new`` for each change, on one line (long values shortened)."""
+    def short(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    return "; ".join(f"{key} {short(old)} -> {short(new)}" for key, old, new in changes)
 
 
 def prune_checkpoints(out_dir: Path, keep: int) -> None:

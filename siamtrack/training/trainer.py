@@ -83,6 +83,17 @@ def trainable_backbone(net: SiameseNet, cfg: TrainConfig, epoch: int) -> list[nn
             for p in block.parameters()]
 
 
+def check_backbone_trains(net: SiameseNet, cfg: TrainConfig) -> None:
+    """Refuse a backbone that starts from random weights (no pretrained weights, no ``init_weights``)
+    and stays frozen for every epoch: the run would train a head on random features."""
+    from_scratch = not hasattr(net.backbone, "load_pretrained") and not cfg.init_weights
+    if from_scratch and any(True for _ in net.backbone.parameters()) and cfg.freeze_backbone_epochs >= cfg.epochs:
+        raise SiamtrackError(f"config: 'train.freeze_backbone_epochs' ({cfg.freeze_backbone_epochs}) >= 'train.epochs' "
+                             f"({cfg.epochs}) keeps the backbone frozen for the whole run, but it starts from random "
+                             "weights (it has no pretrained ones and train.init_weights is empty): lower "
+                             "freeze_backbone_epochs, or give init_weights to fine-tune from")
+
+
 def frozen_modules(net: SiameseNet, cfg: TrainConfig) -> list[nn.Module]:
     """The submodules ``cfg.frozen`` names: they keep their weights and BatchNorm statistics in every
     epoch (fine-tuning one branch without disturbing what the others learned)."""
@@ -121,7 +132,10 @@ class Trainer:
             ``cfg.data.root_weights``), validation from ``cfg.data.val_roots``, else from their ``val/``
             splits. ``None``: ``cfg.data.roots``.
         out_dir: where checkpoints, weights and ``metrics.jsonl`` go.
-        resume: continue from the most advanced checkpoint in ``out_dir``.
+        resume: continue from the most advanced checkpoint in ``out_dir`` (there must be one).
+        allow_config_change: with ``resume``, continue although ``cfg`` differs from the checkpoint's
+            config in keys beyond :data:`state.RESUME_FREE_KEYS` (the changes are logged and take effect);
+            without it such a resume is refused with the changed keys listed.
         device: ``auto``, ``cpu``, ``cuda``.
         workers: DataLoader workers per rank (``None``: ``cfg.train.workers``).
         progress: show a tqdm bar (rank 0).
@@ -130,7 +144,7 @@ class Trainer:
     def __init__(self, cfg: Config, data_roots: str | Path | Sequence[str | Path] | None, out_dir: str | Path,
                  resume: bool = False,
                  device: str | torch.device | None = "auto", workers: int | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, allow_config_change: bool = False) -> None:
         self.cfg = cfg
         self.roots = [resources.resolve(r) for r in data_roots_of(cfg.data.roots if data_roots is None else data_roots)]
         if not self.roots:
@@ -155,6 +169,7 @@ class Trainer:
             init_weights(self.net.backbone)
         if cfg.train.init_weights:
             self._load_initial_weights(resources.resolve(cfg.train.init_weights))
+        check_backbone_trains(self.net, cfg.train)
         self.net.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
         self.model: nn.Module = self.net
         self._trainable: tuple[int, ...] | None = None
@@ -195,7 +210,7 @@ class Trainer:
         self._clock = time.perf_counter()
         self._stop_signal: int | None = None
         if resume:
-            self._resume()
+            self._resume(allow_config_change)
         elif state.list_checkpoints(self.out_dir):
             raise SiamtrackError(f"--out {self.out_dir} already holds checkpoints of a run: pass --resume "
                                  "to continue it, or choose another --out")
@@ -241,8 +256,12 @@ class Trainer:
         return val_set
 
     # ----------------------------------------------------------------- state on disk
-    def _resume(self) -> None:
-        """Continue from the most advanced readable checkpoint; rebuild what its epoch end left unwritten."""
+    def _resume(self, allow_config_change: bool = False) -> None:
+        """Continue from the most advanced readable checkpoint; rebuild what its epoch end left unwritten.
+
+        A config that differs from the checkpoint's beyond :data:`state.RESUME_FREE_KEYS` is refused
+        unless ``allow_config_change``; every difference that goes ahead is logged and takes effect.
+        """
         if distributed.is_main():
             leftovers = remove_partial_writes(self.out_dir) if self.out_dir.is_dir() else []
             if leftovers:
@@ -250,14 +269,16 @@ class Trainer:
                             len(leftovers), ", ".join(p.name for p in leftovers))
         checkpoints = state.list_checkpoints(self.out_dir)
         if not checkpoints:
-            log.warning("--resume: no checkpoint in %s, starting from scratch", self.out_dir)
-            return
+            where = "does not exist" if not self.out_dir.exists() else "holds no checkpoint (ckpt_*.pth)"
+            raise SiamtrackError(f"--resume: {self.out_dir} {where}, so there is no run to continue: check --out, "
+                                 "or leave --resume out to start a new run")
         damaged = []
         for path in reversed(checkpoints):
             try:
                 saved = state.read_checkpoint(path)
                 self._check_same_model(saved, path)
-                self._restore(saved, path)
+                changes = self._check_config_changes(saved, path, allow_config_change)
+                self._restore(saved, path, changes)
                 break
             except state.DamagedCheckpoint as exc:
                 log.warning("--resume: %s is damaged (%s); trying the checkpoint before it", path.name, exc)
@@ -280,12 +301,35 @@ class Trainer:
             raise SiamtrackError(f"{path} was trained with model {saved['config']['model']}, "
                                  f"not the configured {self.cfg.to_dict()['model']}")
 
-    def _restore(self, saved: dict[str, Any], path: Path) -> None:
-        """Put a checkpoint's state into this trainer; :class:`state.DamagedCheckpoint` if it cannot be."""
+    def _check_config_changes(self, saved: dict[str, Any], path: Path,
+                              allowed: bool) -> list[tuple[str, Any, Any]]:
+        """The config keys changed since ``saved`` was written; refused unless ``allowed`` or all free."""
+        changes = state.config_changes(saved["config"], self.cfg)
+        fixed = [change for change in changes if change[0] not in state.RESUME_FREE_KEYS]
+        if fixed and not allowed:
+            raise SiamtrackError(f"--resume: the config differs from the one {path.name} was trained with: "
+                                 f"{state.describe_changes(fixed)}. Resume with the same config, or pass "
+                                 "--allow-config-change to continue with the new values (the change is logged)")
+        if changes:
+            log.warning("--resume: continuing %s with a changed config: %s", path.name, state.describe_changes(changes))
+        return changes
+
+    def _restore(self, saved: dict[str, Any], path: Path, changes: Sequence[tuple[str, Any, Any]] = ()) -> None:
+        """Put a checkpoint's state into this trainer; :class:`state.DamagedCheckpoint` if it cannot be.
+
+        The optimizer keeps its state (momentum, moments) and takes its hyper-parameters and the
+        learning-rate schedule from the current config: the ``changes`` allowed by
+        :meth:`_check_config_changes` take effect (with an unchanged config, the checkpoint's values).
+        """
         try:
             load_weights(self.net, saved["model"], path, self.cfg.model.backbone)
-            self.optimizer.load_state_dict(saved["optimizer"])
+            current = [{k: v for k, v in group.items() if k != "params"} for group in self.optimizer.param_groups]
+            if any(key == "train.optimizer" for key, _, _ in changes):
+                log.warning("--resume: the optimizer changed: its state (momentum, moments) starts afresh")
+            else:
+                self.optimizer.load_state_dict(saved["optimizer"])
             self.scheduler.load_state_dict(saved["scheduler"])
+            self._follow_config_schedule(current)
             self.epoch, self.step = int(saved["epoch"]), int(saved["step"])
             progress = saved["progress"]
             self.pairs_seen, self.best_auc = progress["pairs_seen"], progress["best_auc"]
@@ -296,6 +340,20 @@ class Trainer:
             state.restore_rng_states(saved["rng"])
         except (SiamtrackError, KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise state.DamagedCheckpoint(str(exc) or type(exc).__name__) from None
+
+    def _follow_config_schedule(self, current: list[dict[str, Any]]) -> None:
+        """Give the optimizer groups the ``current`` config's hyper-parameters and the learning rate that
+        the config's schedule gives the epochs done so far."""
+        before = self.optimizer.param_groups[0]["lr"]
+        for group, values in zip(self.optimizer.param_groups, current):
+            group.update(values)
+        self.scheduler.base_lrs = [group["initial_lr"] for group in self.optimizer.param_groups]
+        for group, base, factor in zip(self.optimizer.param_groups, self.scheduler.base_lrs, self.scheduler.lr_lambdas):
+            group["lr"] = base * factor(self.scheduler.last_epoch)
+        self.scheduler._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        if self.optimizer.param_groups[0]["lr"] != before:
+            log.warning("--resume: learning rate %.3g from here (the checkpoint's schedule had %.3g)",
+                        self.optimizer.param_groups[0]["lr"], before)
 
     def _rebuild_epoch_outputs(self, saved: dict[str, Any], path: Path) -> None:
         """After an epoch-end checkpoint, write the metrics line, ``last.pth`` and ``best.pth`` a crash lost."""
@@ -509,9 +567,9 @@ class Trainer:
 
 def train(cfg: Config, data_roots: str | Path | Sequence[str | Path] | None, out_dir: str | Path, resume: bool = False,
           device: str | torch.device | None = "auto", workers: int | None = None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, allow_config_change: bool = False) -> TrainResult:
     """Run (or resume) a training; under torchrun, this process is one rank of it. See :class:`Trainer`."""
     try:
-        return Trainer(cfg, data_roots, out_dir, resume, device, workers, progress).run()
+        return Trainer(cfg, data_roots, out_dir, resume, device, workers, progress, allow_config_change).run()
     finally:
         distributed.cleanup()
