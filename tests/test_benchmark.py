@@ -5,8 +5,10 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -396,3 +398,33 @@ def test_track_refuses_what_is_not_a_list_of_frames_and_one_box(tmp_path):
             ([3, 4], [20, 30, 24, 20], "paths"):
         with pytest.raises(SiamtrackError, match=message):
             tracker.track(files, box)
+
+
+def test_ctrl_c_keeps_the_finished_runs_and_the_same_command_resumes(shared_data, tmp_path):
+    source, names = shared_data / "got10k-mini" / "val", ["OTB_Dog1", "VOT_ball", "DAVIS_soapbox"]
+    for name in names:  # three real sequences cut to 12 frames
+        (tmp_path / "val" / name).mkdir(parents=True)
+        for i in range(1, 13):
+            shutil.copy(source / name / f"{i:08d}.jpg", tmp_path / "val" / name)
+        lines = (source / name / "groundtruth.txt").read_text().splitlines()[:12]
+        (tmp_path / "val" / name / "groundtruth.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "val" / "list.txt").write_text("\n".join(names) + "\n")
+    out = tmp_path / "report"
+    command = [sys.executable, "-m", "siamtrack", "test", "--dataset", "got10k", "--root", str(tmp_path),
+               "--trackers", "siamtrack", "--weights", "siamfc_fast", "--device", "cpu", "--report-dir", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first_done = out / "results" / "GOT-10k" / "siamtrack" / "OTB_Dog1" / "OTB_Dog1_time.txt"
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not first_done.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)  # Ctrl-C once the first sequence is done
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130 and "Traceback" not in err, err[-2000:]
+    finished = sorted(p.parent.name for p in (out / "results" / "GOT-10k" / "siamtrack").glob("*/*_001.txt"))
+    assert finished[:1] == ["OTB_Dog1"] and len(finished) < 3
+
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"reused {len(finished)} of 3 runs" in again.stderr
+    assert "| siamtrack |" in again.stdout

@@ -90,7 +90,7 @@ def markdown(scores: dict, title: str, skipped: Sequence[str] = (), toolkit: dic
     lines += ["", f"[a, b]: {level} bootstrap interval of the mean over sequences ({BOOTSTRAP_RESAMPLES:,} resamples "
               f"of the {sequences} sequences with replacement, seed {BOOTSTRAP_SEED}; frames are not resampled)."]
     if reference:
-        lines += ["", f"X - {reference}: the mean per-sequence difference to {reference}, with its interval on the "
+        lines += ["", f"AUC - {reference}, P@20 - {reference}: the mean per-sequence difference to {reference}, with its interval on the "
                   "same resamples (paired). An interval that excludes 0 says which is better on sequences like "
                   "these; overlapping intervals of the two trackers do not say they are level."]
     if toolkit:
