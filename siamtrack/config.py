@@ -181,9 +181,9 @@ class TrackerConfig(Section):
     # only when its score reaches global_accept. Off: every frame's peak is taken, as a short-term tracker does.
     longterm: bool = False
     present_below: float = 0.3
-    present_above: float = 0.5
+    present_above: float = 0.6
     global_every: int = 5
-    global_accept: float = 0.7
+    global_accept: float = 0.75
     global_max_tiles: int = 64
 
     def validate(self) -> None:

@@ -33,6 +33,7 @@ from siamtrack import distributed
 from siamtrack.errors import SiamtrackError
 from siamtrack.evaluation import compat
 from siamtrack.evaluation.datasets import Sequence, check_version, load_sequence, open_experiment
+from siamtrack.evaluation.longterm import score_runs_longterm
 from siamtrack.evaluation.metrics import (bootstrap_interval, iou, paired_difference, score_separation, scored_frames,
                                           sequence_curves, sequence_scores)
 from siamtrack.evaluation.peers import OpenCVTracker, build_trackers
@@ -181,7 +182,8 @@ def score_runs(runs: Seq[SequenceRuns], tracker_names: Seq[str], reference: str 
     scores = {}
     for name in tracker_names:
         per_seq = {run.name: _sequence_score(run.boxes[name], run.ground_truth, run.times[name]) for run in runs}
-        scores[name] = {"overall": _overall(per_seq), "sequences": per_seq, "confidence": _confidence(runs, name)}
+        scores[name] = {"overall": _overall(per_seq), "sequences": per_seq, "confidence": _confidence(runs, name),
+                        "longterm": score_runs_longterm(runs, name)}
     _add_intervals(scores, reference)
     return scores
 

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from siamtrack.errors import SiamtrackError
+from siamtrack.evaluation.longterm import markdown_lines as longterm_lines
 from siamtrack.evaluation.metrics import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, INTERVAL_LEVEL, PRECISION_THRESHOLD_PX,
                                           PRECISION_THRESHOLDS_PX, SUCCESS_THRESHOLDS)
 
@@ -108,6 +109,7 @@ def markdown(scores: dict, title: str, skipped: Sequence[str] = (), toolkit: dic
         if c:
             lines.append(f"| {name} | {_fmt(c['auroc'])} | {_fmt(c['tracked_score'])} | {_fmt(c['lost_score'])} "
                          f"| {c['tracked_frames']} | {c['lost_frames']} |")
+    lines += longterm_lines(scores, names)
     if skipped:
         lines += ["", f"Skipped (missing or inconsistent files): {', '.join(skipped)}"]
     lines += ["", "## Per sequence (AUC / P@20)", "",

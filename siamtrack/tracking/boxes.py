@@ -113,3 +113,21 @@ class BoxTracker(SiameseTracker):
         self.scores[targets] = prob_b
         self.search_side[targets] = sides
         return prob
+
+    def score_tiles(self, frame: np.ndarray, target: int, centres: np.ndarray, sides: np.ndarray,
+                    crop_size: int) -> tuple[float, np.ndarray, np.ndarray]:
+        """The best peak of ``target``'s kernel over ``crop_size`` px search crops of ``frame`` cut
+        ``sides`` frame pixels wide around ``centres`` ``(T, 2)``, all scored in one batched pass:
+        ``(score, centre, size)``, in frame pixels. No window and no size penalty, since the target
+        may be anywhere at either size: long-term mode's whole-frame search (:mod:`tracking.redetect`)."""
+        grid = self.grids[crop_size]
+        crops = np.stack([crop_square(frame, c, side, crop_size, self.avg_color) for c, side in zip(centres, sides)])
+        logits, ltrb = self.backend.score(self._kernels(np.array([target])), crops)
+        prob = torch.sigmoid(logits[:, 0].float())
+        fit = torch.sigmoid(logits[:, 1].float()) if logits.shape[1] > 1 else 1.0
+        tile, row, col = np.unravel_index(int((prob * fit).argmax()), prob.shape)
+        left, top, right, bottom = ltrb[tile, :, row, col].double().cpu().numpy()
+        per_pixel = sides[tile] / crop_size
+        offset = np.array([float(grid.offsets[col]) + (right - left) / 2, float(grid.offsets[row]) + (bottom - top) / 2])
+        size = np.array([left + right, top + bottom]) * self.cfg.box_scale * per_pixel
+        return float(prob[tile, row, col]), centres[tile] + offset * per_pixel, size

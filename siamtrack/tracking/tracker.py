@@ -21,6 +21,7 @@ from siamtrack.models.siamese import SiameseNet
 from siamtrack.tracking.backends import build_backend
 from siamtrack.tracking.files import track_files
 from siamtrack.tracking.geometry import context_size, crop_square, cxcywh_to_xywh
+from siamtrack.tracking.redetect import Presence
 
 Box = Sequence[float]
 MAX_BOX_FRAMES = 100  # a box side may be at most this many times the frame's longer side
@@ -77,6 +78,17 @@ class SiameseTracker(Tracker):
         self._started = False
 
     @property
+    def present(self) -> bool | np.ndarray:
+        """Whether each target is in the picture: a bool, or an ``(N,)`` array for many targets.
+
+        Decided in long-term mode (``tracker.longterm``, :mod:`siamtrack.tracking.redetect`) from the
+        score with hysteresis; always True otherwise. False before :meth:`init`.
+        """
+        if not self._started:
+            return False
+        return bool(self.presence.present[0]) if self._single else self.presence.present.copy()
+
+    @property
     def response(self) -> np.ndarray | list[np.ndarray] | None:
         """Score maps of each target in the last frame, as :meth:`response_cells` places them.
 
@@ -123,6 +135,7 @@ class SiameseTracker(Tracker):
         self.search_side = self.x_size.copy()
         self.crop_sizes = np.full(num_targets, self.cfg.instance_size)
         self._responses, self._response_cache = [], None
+        self.presence = Presence(self.target_size)
         self._start(num_targets)
         self._started = True
 
@@ -152,6 +165,7 @@ class SiameseTracker(Tracker):
             raise SiamtrackError("update() was called before init(): start with tracker.init(first_frame, box)")
         frame = to_bgr(image)
         self.crop_sizes = self._crop_sizes()
+        held = self.presence.hold(self) if self.cfg.longterm else None
         responses: list[torch.Tensor | None] = [None] * len(self.center)
         for crop_size in np.unique(self.crop_sizes):
             targets = np.flatnonzero(self.crop_sizes == crop_size)
@@ -159,6 +173,8 @@ class SiameseTracker(Tracker):
                 responses[t] = response
         self._responses, self._response_cache = responses, None
         self.center = np.clip(self.center, 0, self.image_size)
+        if held is not None:
+            self.presence.step(self, frame, held)
         if self.cfg.template_rate > 0:
             self._refresh_templates(frame)
         boxes = cxcywh_to_xywh(np.concatenate([self.center, self.target_size], axis=1))
@@ -169,10 +185,11 @@ class SiameseTracker(Tracker):
         return boxes
 
     def _refresh_templates(self, frame: np.ndarray) -> None:
-        """Blend this frame's exemplar into the kernels of confidently tracked targets (``template_rate``)."""
+        """Blend this frame's exemplar into the kernels of confidently tracked, present targets (``template_rate``)."""
         cfg = self.cfg
         self.since_template += 1
-        targets = np.flatnonzero((self.since_template >= cfg.template_every) & (self.scores >= cfg.template_min_score))
+        confident = (self.scores >= cfg.template_min_score) & self.presence.present
+        targets = np.flatnonzero((self.since_template >= cfg.template_every) & confident)
         if not len(targets):
             return
         z_size = context_size(self.target_size[targets], cfg.context)
