@@ -18,6 +18,7 @@ import itertools
 import logging
 import os
 import signal
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -127,7 +128,8 @@ class BoxesFile:
         self.path = path
         self.lines = 0
         try:
-            os.ftruncate(fd, 0)
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # not /dev/stdout or a pipe
+                os.ftruncate(fd, 0)
         except OSError as exc:
             raise SiamtrackError(f"cannot write boxes file {path}: {exc.strerror or exc}") from None
         self._handle = open(fd, "w", encoding="utf-8", closefd=False)
@@ -173,6 +175,17 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+@dataclass
+class _Hold:
+    """Whether stop signals are held back now (a frame's outputs are being written), and the one that came."""
+
+    holding: bool = False
+    pending: int | None = None
+
+
+_HOLD = _Hold()
+
+
 @contextlib.contextmanager
 def stop_signals_unwind() -> Iterator[None]:
     """In the block, SIGINT, SIGTERM and SIGHUP raise :class:`Stopped` (a ``KeyboardInterrupt``);
@@ -187,7 +200,10 @@ def stop_signals_unwind() -> Iterator[None]:
     def handler(signum: int, _frame: Any) -> None:
         for s in STOP_SIGNALS:
             signal.signal(s, signal.SIG_IGN)
-        raise Stopped(signum)
+        if _HOLD.holding:
+            _HOLD.pending = signum
+        else:
+            raise Stopped(signum)
 
     for s in STOP_SIGNALS:
         signal.signal(s, handler)
@@ -200,12 +216,16 @@ def stop_signals_unwind() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold the stop signals back in this thread for the block; they are delivered after it."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    """A stop signal that comes during the block (see :func:`stop_signals_unwind`) stops the run
+    after it. (Masking the signal would not do: the kernel may hand it to another thread.)"""
+    _HOLD.holding = True
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _HOLD.holding = False
+    if _HOLD.pending is not None:
+        signum, _HOLD.pending = _HOLD.pending, None
+        raise Stopped(signum)
 
 
 class RunOutputs:
