@@ -26,10 +26,10 @@ from typing import Sequence as Seq
 import numpy as np
 from got10k.experiments import ExperimentGOT10k
 from got10k.trackers import Tracker
-from PIL import Image
 from tqdm import tqdm
 
 from siamtrack import distributed
+from siamtrack.data.images import read_image
 from siamtrack.errors import SiamtrackError
 from siamtrack.evaluation import compat
 from siamtrack.evaluation.datasets import Sequence, check_version, load_sequence, open_experiment
@@ -60,7 +60,7 @@ class SequenceRuns:
 
 
 class ScoreRecorder(Tracker):
-    """Runs ``tracker`` through got10k's loop unchanged and keeps its ``score`` after every frame
+    """``tracker`` unchanged, with its ``score`` kept after every frame of the loop
     (NaN for trackers without one; the first frame, the given box, scores NaN too)."""
 
     def __init__(self, tracker: Tracker) -> None:
@@ -79,9 +79,14 @@ class ScoreRecorder(Tracker):
 
 
 def _first_box_usable(seq: Sequence) -> bool:
-    width, height = Image.open(seq.frames[0]).size
+    """Whether the first box can start a tracker on the first frame (read as the trackers will read it)."""
     try:
-        validate_box(seq.boxes[0], (height, width))
+        first = read_image(seq.frames[0])
+    except SiamtrackError as exc:
+        log.warning("skipping sequence %s: %s", seq.name, exc)
+        return False
+    try:
+        validate_box(seq.boxes[0], first.shape)
     except SiamtrackError as exc:
         log.warning("skipping sequence %s: its first box cannot start a tracker (%s)", seq.name, exc)
         return False
