@@ -209,3 +209,22 @@ def test_bench_and_plot_training_check_outputs_first(tmp_path, capsys, shared_da
     assert "is the input itself" in capsys.readouterr().err
     assert main(["plot-training", str(metrics), "--out", str(tmp_path / "curve.txt")]) == 2
     assert "cannot draw a '.txt' file" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- item 11: frames the API must refuse
+def test_a_frame_of_another_size_than_the_tracked_one_is_refused_with_both_sizes(pixel_tracker) -> None:
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    pixel_tracker.init(frame, (50, 40, 30, 20))
+    with pytest.raises(SiamtrackError, match="the frame is 320x240, but tracking started on a 160x120 frame"):
+        pixel_tracker.update(np.zeros((240, 320, 3), np.uint8))
+    assert np.isfinite(pixel_tracker.update(frame)).all()  # the right size still tracks
+
+
+def test_imagenet_normalised_float_frames_are_refused_saying_which_ranges_work(pixel_tracker) -> None:
+    rgb = np.random.default_rng(0).random((120, 160, 3), dtype=np.float32)
+    normalised = (rgb - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
+    with pytest.raises(SiamtrackError, match=r"\[0, 1\] or \[0, 255\]"):
+        pixel_tracker.init(normalised, (50, 40, 30, 20))
+    pixel_tracker.init(rgb, (50, 40, 30, 20))  # the same frame in [0, 1] is taken
+    with pytest.raises(SiamtrackError, match=r"\[0, 1\] or \[0, 255\]"):
+        pixel_tracker.update(torch.from_numpy(normalised))

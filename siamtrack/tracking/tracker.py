@@ -164,6 +164,11 @@ class SiameseTracker(Tracker):
         if not self._started:
             raise SiamtrackError("update() was called before init(): start with tracker.init(first_frame, box)")
         frame = to_bgr(image)
+        width, height = int(self.image_size[0]), int(self.image_size[1])
+        if frame.shape[:2] != (height, width):
+            raise SiamtrackError(f"update(): the frame is {frame.shape[1]}x{frame.shape[0]}, but tracking started on "
+                                 f"a {width}x{height} frame: give frames of one size (resize them to {width}x{height}), "
+                                 "or call init() again to start on the new size")
         self.crop_sizes = self._crop_sizes()
         held = self.presence.hold(self) if self.cfg.longterm else None
         responses: list[torch.Tensor | None] = [None] * len(self.center)
