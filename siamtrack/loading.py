@@ -60,7 +60,12 @@ def find_weights(weights: str | os.PathLike | None) -> Path:
         shipped = ", ".join(sorted(p.stem for p in resources.weights_dir().glob("*.pth")))
         raise SiamtrackError(f"weights is empty: give a weights file, a shipped name ({shipped}), "
                              "or leave it out for the default")
-    return resources.find(weights, resources.WEIGHTS, ".pth")
+    path = resources.find(weights, resources.WEIGHTS, ".pth")
+    if path.is_dir():
+        empty = " (an empty --weights '' reads as '.')" if str(weights) == "." else ""
+        raise SiamtrackError(f"weights {path} is a folder{empty}: give a weights file (.pth, e.g. a run's "
+                             "best.pth) or a shipped name")
+    return path
 
 
 def _read_config(config: ConfigLike) -> Config:

@@ -228,3 +228,10 @@ def test_imagenet_normalised_float_frames_are_refused_saying_which_ranges_work(p
     pixel_tracker.init(rgb, (50, 40, 30, 20))  # the same frame in [0, 1] is taken
     with pytest.raises(SiamtrackError, match=r"\[0, 1\] or \[0, 255\]"):
         pixel_tracker.update(torch.from_numpy(normalised))
+
+
+def test_an_empty_weights_option_is_not_read_as_the_current_folder(tmp_path, capsys) -> None:
+    assert main(["export", "--weights", "", "--out", str(tmp_path / "graphs")]) == 2
+    assert "weights is empty" in capsys.readouterr().err
+    with pytest.raises(SiamtrackError, match="is a folder \\(an empty --weights '' reads as '.'\\)"):
+        load_model(Path(""))

@@ -48,11 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-targets", type=int, default=1,
                         help="time the reference up to this many targets; above, N x its 1-target time")
     parser.add_argument("--config", help="config of reference/default/onnx (default: configs/siamfc_alexnet.yaml)")
-    parser.add_argument("--weights", type=Path, help="weights for reference/default/onnx (default: untrained)")
+    parser.add_argument("--weights", help="weights for reference/default/onnx (default: untrained)")
     parser.add_argument("--fast-config", default="siamfc_fast", help="config of the fast modes")
-    parser.add_argument("--fast-weights", type=Path, help="weights for the fast modes (default: untrained)")
+    parser.add_argument("--fast-weights", help="weights for the fast modes (default: untrained)")
     parser.add_argument("--box-config", default="efficientnet_box", help="config of the box modes")
-    parser.add_argument("--box-weights", type=Path, help="weights for the box modes (default: untrained)")
+    parser.add_argument("--box-weights", help="weights for the box modes (default: untrained)")
     parser.add_argument("--tf32", action="store_true",
                         help="on CUDA, let convolutions use TF32 tensor cores (PyTorch's default; not fp32 exact)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")

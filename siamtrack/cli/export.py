@@ -23,7 +23,7 @@ CALIBRATION_ROOT = Path("../shared/data/got10k-mini")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``siamtrack export``."""
-    parser.add_argument("--weights", type=Path, help="weights file or shipped name (default: the shipped weights)")
+    parser.add_argument("--weights", help="weights file or shipped name (default: the shipped weights)")
     parser.add_argument("--config", help="config YAML or the name of a shipped config (default: the one stored "
                                          "with the weights)")
     parser.add_argument("--out", type=Path, required=True,

@@ -17,7 +17,8 @@ HELP = "write a weights file: a trained network with the tracker loop of a confi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``siamtrack release``."""
-    parser.add_argument("--weights", type=Path, required=True, help="trained checkpoint (e.g. runs/x/best.pth)")
+    parser.add_argument("--weights", required=True,
+                        help="trained weights: a run's best.pth / last.pth, a checkpoint ckpt_*.pth, or a shipped name")
     parser.add_argument("--config", required=True, help="config YAML whose tracker section the file will run "
                                                         "(its model section must be the checkpoint's)")
     parser.add_argument("--out", type=Path, required=True, help="weights file to write (atomically)")

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "learning-rate schedule then decays over the new count)")
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--init-weights", type=Path,
+    parser.add_argument("--init-weights",
                         help="start from these weights (fine-tuning): a weights file, a training checkpoint "
                              "(ckpt_*.pth, best.pth) or a shipped name (efficientnet_box); train.init_weights")
     parser.add_argument("--workers", type=int, help="DataLoader workers per process (default: train.workers)")
