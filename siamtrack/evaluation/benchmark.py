@@ -124,6 +124,12 @@ def track_sequences(experiment, trackers: Seq[Tracker], indices: Seq[int],
             confidences[tracker.name] = np.asarray(recorder.scores)
             save_result(experiment, tracker.name, seq.name, boxes[tracker.name], times[tracker.name],
                         confidences[tracker.name])
+            written = load_result(experiment, tracker.name, seq.name, seq.boxes)
+            if written is None:
+                raise SiamtrackError(f"the results of {tracker.name} on {seq.name} just written to "
+                                     f"{experiment.result_dir} cannot be read back")
+            # scored as written (the toolkit rounds boxes), so a resumed benchmark scores the same
+            boxes[tracker.name], times[tracker.name], confidences[tracker.name] = written
         else:
             runs.append(SequenceRuns(seq.name, seq.boxes, boxes, times, confidences))
     if reused:
