@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # BGR colours, one per target (cycled when there are more targets).
 PALETTE = ((0, 255, 0), (0, 128, 255), (255, 0, 255), (255, 255, 0), (0, 0, 255), (255, 128, 0))
 QUIT_KEYS = (ord("q"), 27)  # q or Esc close a window
+ABSENT_COLOR = (128, 128, 128)  # gray: a target the tracker reports absent (long-term mode)
 
 
 def has_display() -> bool:
@@ -68,16 +69,20 @@ class Window:
         cv2.destroyWindow(self.name)
 
 
-def draw_tracks(frame: np.ndarray, boxes: np.ndarray, scores: Sequence[float], frame_index: int) -> np.ndarray:
-    """A copy of ``frame`` with each ``(x, y, w, h)`` box, its score, and the frame number."""
+def draw_tracks(frame: np.ndarray, boxes: np.ndarray, scores: Sequence[float], frame_index: int,
+                present: Sequence[bool] | None = None) -> np.ndarray:
+    """A copy of ``frame`` with each ``(x, y, w, h)`` box, its score, and the frame number; a target
+    not ``present`` (long-term mode) gets a thin gray box at its last-seen place, labelled "absent"."""
     canvas = frame.copy()
     thickness = max(1, round(max(frame.shape[:2]) / 400))
     font_scale = 0.4 * thickness
-    for target, (box, score) in enumerate(zip(np.atleast_2d(boxes), np.atleast_1d(scores))):
-        color = PALETTE[target % len(PALETTE)]
+    shown = np.ones(len(np.atleast_2d(boxes)), dtype=bool) if present is None else np.atleast_1d(present)
+    for target, (box, score, seen) in enumerate(zip(np.atleast_2d(boxes), np.atleast_1d(scores), shown)):
+        color = PALETTE[target % len(PALETTE)] if seen else ABSENT_COLOR
         x, y, w, h = (int(round(v)) for v in box)
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), color, thickness)
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), color, thickness if seen else 1)
         label = f"#{target} {score:.2f}" if len(np.atleast_2d(boxes)) > 1 else f"{score:.2f}"
+        label = label if seen else f"{label} absent"
         cv2.putText(canvas, label, (x, max(y - 4 * thickness, 12 * thickness)), cv2.FONT_HERSHEY_SIMPLEX,
                     font_scale, color, thickness, cv2.LINE_AA)
     cv2.putText(canvas, f"frame {frame_index}", (8, 20 * thickness), cv2.FONT_HERSHEY_SIMPLEX,

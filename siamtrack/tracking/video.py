@@ -388,7 +388,7 @@ def track_source(tracker: SiameseTracker, source: FrameSource, boxes: Sequence[S
                 canvas = None
                 if draw:
                     canvas = draw_response(frame, regions) if regions is not None else frame
-                    canvas = draw_tracks(canvas, all_boxes[-1], all_scores[-1], index)
+                    canvas = draw_tracks(canvas, all_boxes[-1], all_scores[-1], index, np.atleast_1d(tracker.present))
                 if outputs is not None:
                     outputs.write(all_boxes[-1], all_scores[-1], canvas)
                 if window is not None and not window.show(canvas):
