@@ -235,3 +235,13 @@ def test_an_empty_weights_option_is_not_read_as_the_current_folder(tmp_path, cap
     assert "weights is empty" in capsys.readouterr().err
     with pytest.raises(SiamtrackError, match="is a folder \\(an empty --weights '' reads as '.'\\)"):
         load_model(Path(""))
+
+
+def test_export_into_a_place_that_cannot_hold_files_fails_first_and_leaves_nothing(tmp_path, capsys) -> None:
+    assert main(["export", "--weights", "siamfc_fast", "--out", "/proc/siamtrack_graphs"]) == 2
+    assert "cannot write --out /proc/siamtrack_graphs" in capsys.readouterr().err
+    out = tmp_path / "new" / "graphs"
+    from siamtrack.cli.export import check_out_folder
+
+    check_out_folder(out)
+    assert not (tmp_path / "new").exists()  # checked, and nothing left behind

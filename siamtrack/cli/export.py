@@ -13,8 +13,8 @@ Needs the ``onnx`` extra (pip install "siamtrack[onnx]"). Bad input: one ``error
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-import os
 from pathlib import Path
 
 HELP = "export the network as ONNX graphs (optionally int8) for the ONNX Runtime backend"
@@ -45,16 +45,27 @@ def validate(args: argparse.Namespace) -> str | None:
 
 
 def check_out_folder(out: Path) -> None:
-    """Refuse an ``--out`` that cannot become a folder of graphs, before any work (nothing is created)."""
+    """Refuse an ``--out`` that cannot become a folder of graphs, before any work: a file, a parent
+    that is a file, a place where nothing can be written. Folders made to find out are removed again."""
+    import tempfile
+
     from siamtrack.errors import SiamtrackError
 
     if out.exists() and not out.is_dir():
         raise SiamtrackError(f"--out {out} is a file: give a folder for the graphs")
-    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        raise SiamtrackError(f"cannot write --out {out}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SiamtrackError(f"cannot write --out {out}: {existing} is not writable")
+    missing = [folder for folder in (out, *out.absolute().parents) if not folder.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        blocking = next((p for p in out.absolute().parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocking} is a file, not a folder" if blocking else exc.strerror or str(exc)
+        raise SiamtrackError(f"cannot write --out {out}: {reason}") from None
+    finally:
+        for folder in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def calibration_sequences(root: Path, subset: str, count: int) -> list:
