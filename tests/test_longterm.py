@@ -23,9 +23,10 @@ from siamtrack.visualization import ABSENT_COLOR, draw_tracks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# A constructed cut-away clip (320x240 frames): the ball of VOT_ball for 10 frames, then 8 frames of
-# OTB_Dog1 (no ball), then VOT_ball from frame 88, where the ball is 2.6 x sqrt(w h) from frame 9's.
-BALL_FIRST, DOG_CUT, BALL_RETURN, BALL_REST = 10, 8, 88, 8
+# A constructed cut-away clip (320x240 frames): the ball of VOT_ball (frames 192-201), then 8 frames of
+# OTB_Dog1 (no ball), then VOT_ball from frame 88, where the ball is 3.4 x sqrt(w h) (140 px) from where
+# it was: beyond the score map of the widest local search.
+BALL_START, BALL_FIRST, DOG_CUT, BALL_RETURN, BALL_REST = 192, 10, 8, 88, 8
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +34,11 @@ def cutaway_clip(shared_data: Path) -> tuple[list[np.ndarray], np.ndarray]:
     """Frames and ground truth (NaN where the ball is absent) of the constructed clip."""
     ball, dog = shared_data / "got10k-mini/val/VOT_ball", shared_data / "got10k-mini/val/OTB_Dog1"
     boxes = np.loadtxt(ball / "groundtruth.txt", delimiter=",")
-    ball_frames = list(range(BALL_FIRST)) + list(range(BALL_RETURN, BALL_RETURN + BALL_REST))
-    frames = [cv2.imread(str(ball / f"{i + 1:08d}.jpg")) for i in ball_frames[:BALL_FIRST]]
+    first, back = range(BALL_START, BALL_START + BALL_FIRST), range(BALL_RETURN, BALL_RETURN + BALL_REST)
+    frames = [cv2.imread(str(ball / f"{i + 1:08d}.jpg")) for i in first]
     frames += [cv2.imread(str(dog / f"{i + 1:08d}.jpg")) for i in range(DOG_CUT)]
-    frames += [cv2.imread(str(ball / f"{i + 1:08d}.jpg")) for i in ball_frames[BALL_FIRST:]]
-    gt = np.concatenate([boxes[:BALL_FIRST], np.full((DOG_CUT, 4), np.nan), boxes[BALL_RETURN:BALL_RETURN + BALL_REST]])
+    frames += [cv2.imread(str(ball / f"{i + 1:08d}.jpg")) for i in back]
+    gt = np.concatenate([boxes[list(first)], np.full((DOG_CUT, 4), np.nan), boxes[list(back)]])
     return frames, gt
 
 
@@ -69,26 +70,35 @@ def count_search_crops(tracker) -> list[int]:
     return calls
 
 
-def test_target_reported_absent_then_found_again_elsewhere(shipped_tracker, cutaway_clip) -> None:
-    frames, gt = cutaway_clip
-    tracker = longterm_tracker(shipped_tracker, global_every=3)
+def run_clip(tracker, frames, gt) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame of the clip: ``tracker.present``, its box and its score."""
     tracker.init(frames[0], gt[0])
-    present, boxes = [True], [gt[0]]
+    present, boxes, scores = [True], [gt[0]], [1.0]
     for frame in frames[1:]:
         boxes.append(tracker.update(frame))
         present.append(tracker.present)
-    present, boxes = np.array(present), np.array(boxes)
+        scores.append(tracker.score)
+    return np.array(present), np.array(boxes), np.array(scores)
+
+
+def test_target_reported_absent_then_found_again_elsewhere(shipped_tracker, cutaway_clip) -> None:
+    frames, gt = cutaway_clip
+    tracker = longterm_tracker(shipped_tracker, global_every=3)
+    present, boxes, scores = run_clip(tracker, frames, gt)
     assert present[:BALL_FIRST].all()
-    gone = np.flatnonzero(~present)
-    assert gone[0] <= BALL_FIRST + 1, "the cut is noticed within a frame"
-    assert not present[gone[0]:BALL_FIRST + DOG_CUT].any(), "no flicker while the ball is away"
+    gone, back = np.flatnonzero(~present)[0], BALL_FIRST + DOG_CUT
+    assert gone <= BALL_FIRST + 1, "the cut is noticed within a frame"
+    assert not present[gone:back].any(), "no flicker while the ball is away"
+    assert (scores[gone:back] >= tracker.cfg.present_below).any(), "though some scores there would flip one threshold"
     # While absent the box stays where the ball was last seen.
-    assert np.allclose(boxes[gone[0]:BALL_FIRST + DOG_CUT], boxes[gone[0] - 1])
-    back = BALL_FIRST + DOG_CUT
+    assert np.allclose(boxes[gone:back], boxes[gone - 1])
     found = back + np.flatnonzero(present[back:])[0]
     assert found - back <= 3, "found again by the whole-frame search within global_every frames"
     overlaps = iou(boxes[found:], gt[found:])
-    assert overlaps[0] > 0.5 and np.all(overlaps > 0.1), "and tracked from there"
+    assert overlaps[0] > 0.5 and overlaps.mean() > 0.5, "and tracked from there"
+    # The local search alone does not reach it.
+    present, _, _ = run_clip(longterm_tracker(shipped_tracker, global_every=0), frames, gt)
+    assert not present[back:back + 4].any()
 
 
 def test_no_extra_network_calls_while_present(shipped_tracker, cutaway_clip) -> None:
@@ -219,17 +229,17 @@ def load_make_cutaway():
 def test_make_cutaway_is_deterministic_and_in_got10k_layout(shared_data: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
-    for name in ("VOT_ball", "DAVIS_kite-surf"):
+    for name in ("DTB70_Surfing06", "DAVIS_kite-surf"):
         (root / name).symlink_to(shared_data / "got10k-mini/val" / name)
-    (root / "list.txt").write_text("VOT_ball\nDAVIS_kite-surf\n")
+    (root / "list.txt").write_text("DTB70_Surfing06\nDAVIS_kite-surf\n")
     tool = load_make_cutaway()
-    assert tool.make_cutaways([root], tmp_path / "a") == ["VOT_ball_cutaway"], "kite-surf's target never moves away"
+    assert tool.make_cutaways([root], tmp_path / "a") == ["DTB70_Surfing06_cutaway"], "kite-surf's target stays put"
     tool.make_cutaways([root], tmp_path / "b")
-    clip_a, clip_b = tmp_path / "a/val/VOT_ball_cutaway", tmp_path / "b/val/VOT_ball_cutaway"
+    clip_a, clip_b = tmp_path / "a/val/DTB70_Surfing06_cutaway", tmp_path / "b/val/DTB70_Surfing06_cutaway"
     files = sorted(p.name for p in clip_a.iterdir())
     assert files == sorted(p.name for p in clip_b.iterdir())
     assert all((clip_a / f).read_bytes() == (clip_b / f).read_bytes() for f in files)
-    assert (tmp_path / "a/val/list.txt").read_text() == "VOT_ball_cutaway\n"
+    assert (tmp_path / "a/val/list.txt").read_text() == "DTB70_Surfing06_cutaway\n"
     gt = np.loadtxt(clip_a / "groundtruth.txt", delimiter=",")
     absent = np.loadtxt(clip_a / "absence.label").astype(bool)
     assert len(gt) == len(absent) == len([f for f in files if f.endswith(".jpg")])

@@ -2,7 +2,7 @@
 """Build long-term "cut-away" clips from GOT-10k-layout sequences: the target leaves, then comes back elsewhere.
 
     python tools/make_cutaway.py --root ../shared/data/got10k-mini/val --out data/cutaway
-    python tools/make_cutaway.py --root ../shared/data/got10k-mini/val --root /work/data/extra/val --out data/cutaway
+    python tools/make_cutaway.py --root ../shared/data/got10k-mini/val --root ~/data/extra/val --out data/cutaway
     siamtrack test --dataset got10k --root data/cutaway --trackers siamtrack,cv:Nano    # scores them (long-term too)
 
 Each clip is made from a sequence A of a root (in its list.txt order) and another sequence B:
@@ -14,8 +14,9 @@ Each clip is made from a sequence A of a root (in its list.txt order) and anothe
 n (20 to 100, at most half of A) and r (at least MIN_GAP frames after n, MIN_REST before A's end)
 are the pair whose target centres lie farthest apart, in units of ``sqrt(w h)`` of the target at
 frame n; a sequence whose target never moves FAR such units away is skipped (its return would be
-found by the local search alone). FAR = 2.5 puts the return outside the score map of the widest
-local search of the default tracker (the 383 px re-detection crop). ``cut`` is drawn from numpy's
+found by the local search alone). The widest local search of the default tracker (its 383 px
+re-detection crop) scores about 2.5 sqrt(w h) either side of the last position; FAR = 4 puts the
+return beyond it with room for a target that grew before the cut. ``cut`` is drawn from numpy's
 ``RandomState(seed + i)`` for the i-th sequence of all roots; B is the next sequence in the list
 (wrapping) with at least ``cut`` frames. Same inputs and seed, same clips, byte for byte.
 
@@ -42,7 +43,7 @@ from siamtrack.errors import SiamtrackError, reports_errors  # noqa: E402
 MIN_FIRST, MAX_FIRST = 20, 100  # frames of A before the cut
 MIN_GAP, MIN_REST, MAX_REST = 10, 20, 100  # frames of A skipped at least / kept after the return
 CUT_FRAMES = (50, 150)  # frames of B, both ends included
-FAR = 2.5  # the return lies at least this many sqrt(w h) from where the target was last seen
+FAR = 4.0  # the return lies at least this many sqrt(w h) from where the target was last seen
 JPEG_QUALITY = 95
 
 
