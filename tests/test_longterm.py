@@ -131,20 +131,22 @@ def test_whole_frame_search_runs_only_on_due_absent_frames(shipped_tracker, cuta
     assert 1 < max(tiles) <= tracker.cfg.global_max_tiles
 
 
-def test_presence_hysteresis_and_held_box() -> None:
+def test_presence_hysteresis_and_held_box_per_target() -> None:
     cfg = TrackerConfig(loop="box", longterm=True, present_below=0.3, present_above=0.6, global_every=0)
-    tracker = SimpleNamespace(cfg=cfg, scores=np.ones(1), center=np.zeros((1, 2)), target_size=np.ones((1, 2)),
-                              x_size=np.ones(1), image_size=np.array([100.0, 100.0]))
+    tracker = SimpleNamespace(cfg=cfg, scores=np.ones(2), center=np.zeros((2, 2)), target_size=np.ones((2, 2)),
+                              x_size=np.ones(2), image_size=np.array([100.0, 100.0]))
     presence = Presence(tracker.target_size)
+    scores = [(0.9, 0.9), (0.4, 0.2), (0.2, 0.9), (0.4, 0.5), (0.55, 0.25), (0.7, 0.5), (0.4, 0.6), (0.25, 0.9)]
     flags = []
-    for step, score in enumerate([0.9, 0.4, 0.2, 0.4, 0.55, 0.7, 0.4, 0.25]):
+    for step, pair in enumerate(scores):
         held = presence.hold(tracker)
-        tracker.center[:] = step  # the local search moved the box
-        tracker.scores[:] = score
+        tracker.center[:] = step  # the local search moved the boxes
+        tracker.scores[:] = pair
         presence.step(tracker, np.zeros((100, 100, 3), np.uint8), held)
-        flags.append(bool(presence.present[0]))
-        assert tracker.center[0, 0] == (step if flags[-1] else held.center[0, 0])
-    assert flags == [True, True, False, False, False, True, True, False]
+        flags.append(presence.present.tolist())
+        assert np.all(tracker.center[:, 0] == np.where(presence.present, step, held.center[:, 0]))
+    assert [f[0] for f in flags] == [True, True, False, False, False, True, True, False]
+    assert [f[1] for f in flags] == [True, False, True, True, False, False, True, True]
 
 
 def test_tiles_cover_the_frame() -> None:
@@ -250,3 +252,13 @@ def test_make_cutaway_is_deterministic_and_in_got10k_layout(shared_data: Path, t
     moved = np.linalg.norm((after[:2] + after[2:] / 2) - (before[:2] + before[2:] / 2))
     assert moved >= tool.FAR * np.sqrt(before[2] * before[3])
     assert cv2.imread(str(clip_a / f"{start + 1:08d}.jpg")).shape == cv2.imread(str(clip_a / "00000001.jpg")).shape
+
+
+def test_present_is_an_array_for_many_targets_and_works_in_the_siamfc_loop(pixel_tracker) -> None:
+    pixel_tracker.cfg = dataclasses.replace(pixel_tracker.cfg, longterm=True, global_every=0)
+    pixel_tracker.cfg.validate()
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    assert pixel_tracker.present is False, "not before init"
+    pixel_tracker.init(frame, [(20, 20, 30, 30), (90, 50, 30, 30)])
+    pixel_tracker.update(frame)
+    assert pixel_tracker.present.dtype == bool and pixel_tracker.present.tolist() == [True, True]
