@@ -10,7 +10,8 @@ Trackers: siamtrack (--weights/--config), siamtrack=WEIGHTS, cv:NAME (an OpenCV 
 cv:Nano[=DIR] (NanoTrack ONNX files; default ../shared/peers/nanotrack_v2), cv:Vit[=DIR] (VitTrack; default
 ../shared/peers/vittrack). Every AUC and P@20 comes with its 90 % bootstrap interval over sequences, and
 with the paired difference to NanoTrack (cv:Nano) when it runs, or to the tracker --reference names.
-summary.md also says how well each tracker's score separates tracked from lost frames.
+summary.md also says how well each tracker's score separates tracked from lost frames, and gives the
+VOT-LT long-term measures (tracking precision, recall, F-score; siamtrack/evaluation/longterm.py).
 --root may be given several times (folders of the same dataset kind): their sequences are pooled.
 Writes to --report-dir (checked before tracking): results/ (got10k result layout, each run as soon as it
 finishes; the same command run again reuses finished runs), then summary.md (table), scores.json,

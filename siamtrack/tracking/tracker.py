@@ -2,8 +2,10 @@
 
 The base class owns everything the loops share: frame conversion, box checks, the exemplar
 kernels (one batched pass for all targets), the search-region bookkeeping, ``score`` and the
-score maps of the last frame for ``--show-response``. Loops (``siamfc``: the scale pyramid;
-``boxes``: the box head's single search) implement :meth:`SiameseTracker._search`. It is also a
+score maps of the last frame for ``--show-response``, and ``present`` (long-term mode's
+present/absent decision and whole-frame search: :mod:`siamtrack.tracking.redetect`). Loops
+(``siamfc``: the scale pyramid; ``boxes``: the box head's single search) implement
+:meth:`SiameseTracker._search`. It is also a
 ``got10k.trackers.Tracker``, so the got10k experiments run any loop as it is.
 """
 from __future__ import annotations
