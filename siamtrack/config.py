@@ -136,6 +136,11 @@ class TrackerConfig(Section):
         "box_scale": between(0.5, 2),
         "redetect_below": PROBABILITY, "redetect_instance_size": between(0, 1024),
         "template_rate": PROBABILITY, "template_every": between(1, 10000), "template_min_score": PROBABILITY,
+        "online_weight": PROBABILITY, "online_dims": between(1, 1024), "online_cells": between(1, 64), "online_lambda": POSITIVE,
+        "online_rate": PROBABILITY, "online_anchor": PROBABILITY, "online_min_score": PROBABILITY,
+        "online_sigma": POSITIVE, "online_distractor_weight": NON_NEGATIVE, "online_shift": between(0, 0.5),
+        "online_veto": PROBABILITY, "jump_distance": POSITIVE,
+        "motion_rate": PROBABILITY, "motion_damping": PROBABILITY, "motion_max_step": between(0, 1),
         "backend": registered("siamtrack.tracking.backends", "BACKENDS", "backend"),
         "present_below": PROBABILITY, "present_above": PROBABILITY, "global_accept": PROBABILITY,
         "global_every": between(0, 10000), "global_max_tiles": between(1, 4096),
@@ -168,6 +173,29 @@ class TrackerConfig(Section):
     template_rate: float = 0.0
     template_every: int = 10
     template_min_score: float = 0.8
+    # Online target model (box loop, tracking/target_model.py): a ridge-regression filter over the search
+    # features, fitted on the first frame (and shifted copies of it) and on confident frames, this video's
+    # distractors as weighted negatives; its response is blended into the cell choice with weight
+    # online_weight (0: off). A move of more than jump_distance target sizes from the expected centre is
+    # vetoed when the online response there is under online_veto (re-detection crops then stay put).
+    online_weight: float = 0.0
+    online_dims: int = 16  # PCA channels of the features the filter sees
+    online_cells: int = 3  # side of the filter, in feature cells (centred like the Siamese kernel)
+    online_lambda: float = 0.1  # ridge, relative to the features' mean energy
+    online_rate: float = 0.1  # weight of each confident frame in the running statistics
+    online_anchor: float = 0.3  # share of the first frame's statistics, kept for good
+    online_min_score: float = 0.6  # frames scored at least this teach the filter
+    online_sigma: float = 0.25  # width of the Gaussian label, times the target's size
+    online_distractor_weight: float = 4.0  # extra weight of cells where the Siamese map peaks off target
+    online_shift: float = 0.15  # first-frame copies shifted by this fraction of the search side
+    online_veto: float = 0.2
+    jump_distance: float = 1.0
+    # Motion prior (tracking/motion.py): search where the target is expected, its last centre plus
+    # motion_damping x its velocity (an average of its steps at motion_rate, capped at motion_max_step
+    # search sides per frame); motion_rate 0: search around the last centre.
+    motion_rate: float = 0.0
+    motion_damping: float = 0.8
+    motion_max_step: float = 0.25
     # Inference engine: "torch" (PyTorch, any device), "onnx" (ONNX Runtime, CPU) or "auto" (ONNX Runtime
     # on a CPU when installed, else PyTorch); onnx_dir holds
     # the graphs siamtrack export writes (empty: exported from the weights when the tracker starts).

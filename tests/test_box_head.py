@@ -134,8 +134,12 @@ class FakeBackend:
         self.cell, self.ltrb, self.quality = cell, ltrb, quality
 
     def score(self, kernels, crops):
-        n, size = len(crops), crops.shape[1]
-        cells = -(-size // 16) - 4  # ceil(size / 16) search cells, minus the 5-cell kernel's margin
+        return self.maps(len(crops), -(-crops.shape[1] // 16) - 4)  # ceil(size / 16) cells, minus the kernel's margin
+
+    def score_features(self, kernels, features):
+        return self.maps(len(features), features.shape[-1] - 4)
+
+    def maps(self, n: int, cells: int):
         logits = torch.full((n, 1 if self.quality is None else 2, cells, cells), -8.0)
         for row, col in ([self.cell] if self.cell is not None else []) + list(self.quality or {}):
             logits[:, 0, row, col] = 8.0

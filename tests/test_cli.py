@@ -189,7 +189,6 @@ def test_bad_input_is_one_error_line_and_exit_code_2(runs, case: str, message: s
 @pytest.mark.parametrize("args, message", [
     (["track"], "SOURCE is required"),
     (["track", "clip.mp4", "--box", "1,2,3,4", "--max-frames", "0"], "argument --max-frames: must be at least 1"),
-    (["train"], "the following arguments are required: --data"),
     (["test", "--dataset", "imagenet", "--root", "x"], "argument --dataset: invalid choice: 'imagenet'"),
     (["bench", "--frames", "1"], "--frames must be >= 2"),
     (["export", "--no-such-option", "--out", "x"], "unrecognized arguments: --no-such-option"),

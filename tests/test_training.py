@@ -264,5 +264,6 @@ def test_train_command_takes_several_data_roots_weighted_and_validates_on_their_
     other = {b.tobytes() for b in videos.sequences[-1].boxes}
     assert drawn <= other  # weight 0 for the first root: every pair from the second
 
+    assert train_cli("--config", str(tiny_config), "--out", str(tmp_path / "nothing")) == 2  # no --data, no data.roots
     with pytest.raises(SiamtrackError, match="root_weights"):
         config_from_dict({**TINY, "data": {**TINY["data"], "roots": [str(tiny_root)], "root_weights": [1, 2]}})

@@ -21,6 +21,8 @@ from siamtrack.errors import SiamtrackError
 from siamtrack.models.heads import DepthwiseBoxHead
 from siamtrack.models.siamese import SiameseNet
 from siamtrack.tracking.geometry import context_size, crop_square
+from siamtrack.tracking.motion import MotionPrior
+from siamtrack.tracking.target_model import OnlineTargetModel
 from siamtrack.tracking.tracker import SiameseTracker
 
 
@@ -78,15 +80,39 @@ class BoxTracker(SiameseTracker):
         grid = self.grids[int(self.crop_sizes[target])]
         return grid.step, float(grid.offsets[0])
 
-    def _start(self, num_targets: int) -> None:
-        self.size_limits = np.stack([self.cfg.min_scale * self.target_size, self.cfg.max_scale * self.target_size])
+    def _start(self, frame: np.ndarray, num_targets: int) -> None:
+        cfg = self.cfg
+        self.size_limits = np.stack([cfg.min_scale * self.target_size, cfg.max_scale * self.target_size])
+        self.motion = MotionPrior(cfg, num_targets) if cfg.motion_rate > 0 else None
+        self.online = None
+        if cfg.online_weight > 0:
+            self.online = OnlineTargetModel(cfg, self.net.head.template_cells)
+            self._start_online(frame)
+
+    def _start_online(self, frame: np.ndarray) -> None:
+        """Fit the online filters on the first frame: the search crop around each box and four copies
+        shifted by ``online_shift`` of the search side, so the filter sees the target off-centre too."""
+        cfg, grid = self.cfg, self.grids[self.cfg.instance_size]
+        shift = cfg.online_shift * cfg.instance_size
+        places = np.array([[0, 0], [shift, 0], [-shift, 0], [0, shift], [0, -shift]])  # target in each copy, crop px
+        per_pixel = self.x_size / cfg.instance_size
+        crops = np.stack([crop_square(frame, centre - place * pixel, side, cfg.instance_size, self.avg_color)
+                          for place in places for centre, side, pixel in zip(self.center, self.x_size, per_pixel)])
+        num_targets = len(self.center)
+        sigmas = np.tile(cfg.online_sigma * np.sqrt(self.target_size.prod(axis=1)) / per_pixel, len(places))
+        device = grid.offsets.device
+        self.online.start(torch.as_tensor(self.backend.embed(crops), device=device), grid.offsets,
+                          torch.as_tensor(np.repeat(places, num_targets, axis=0), dtype=torch.float32, device=device),
+                          torch.as_tensor(sigmas, dtype=torch.float32, device=device), copies=len(places))
 
     def _search(self, frame: np.ndarray, targets: np.ndarray, crop_size: int) -> torch.Tensor:
         grid, cfg = self.grids[crop_size], self.cfg
         sides = self.x_size[targets] * crop_size / cfg.instance_size
-        crops = np.stack([crop_square(frame, self.center[t], side, crop_size, self.avg_color)
-                          for t, side in zip(targets, sides)])
-        logits, ltrb = self.backend.score(self._kernels(targets), crops)
+        expected = self.center[targets] if self.motion is None else self.motion.predict(self.center[targets], targets)
+        crops = np.stack([crop_square(frame, centre, side, crop_size, self.avg_color)
+                          for centre, side in zip(expected, sides)])
+        features = self.backend.embed(crops)
+        logits, ltrb = self.backend.score_features(self._kernels(targets), features)
         prob = torch.sigmoid(logits[:, 0].float())
         fit = torch.sigmoid(logits[:, 1].float()) if logits.shape[1] > 1 else 1.0
         left, top, right, bottom = ltrb.float().unbind(1)
@@ -100,19 +126,59 @@ class BoxTracker(SiameseTracker):
         scale_change = change(size_measure(width, height) / size_measure(current[:, 0], current[:, 1]))
         aspect_change = change((current[:, 0] / current[:, 1]) / (width / height))
         penalty = torch.exp(-(scale_change * aspect_change - 1) * cfg.penalty_k)
-        chosen = (penalty * prob * fit * (1 - cfg.window_influence) + grid.window * cfg.window_influence).flatten(1).argmax(1)
+        evidence, online = prob, None
+        if self.online is not None:
+            features = torch.as_tensor(features, device=prob.device)
+            online = self.online.response(features, targets)
+            evidence = (1 - cfg.online_weight) * prob + cfg.online_weight * online
+        objective = (penalty * evidence * fit * (1 - cfg.window_influence) + grid.window * cfg.window_influence).flatten(1)
+        chosen = objective.argmax(1)
+        stay = np.zeros(len(targets), dtype=bool)
+        if online is not None:
+            chosen, stay = self._veto(chosen, objective, online, torch.hypot(cx, cy), current, grid)
         rows = torch.arange(len(targets), device=prob.device)
         picked = torch.stack([m.flatten(1)[rows, chosen] for m in (prob, penalty, cx, cy, width, height)])
         prob_b, penalty_b, cx_b, cy_b, w_b, h_b = picked.double().cpu().numpy()  # the frame's one copy back
 
-        rate = (penalty_b * prob_b * cfg.size_lr)[:, None]
-        self.center[targets] += np.stack([cx_b, cy_b], axis=1) * per_pixel[:, None]
+        rate = np.where(stay, 0.0, penalty_b * prob_b * cfg.size_lr)[:, None]
+        move = np.where(stay[:, None], 0.0, np.stack([cx_b, cy_b], axis=1))  # crop px from the crop's centre
+        centres = expected + move * per_pixel[:, None]
+        if self.motion is not None:
+            lost = (prob_b < cfg.redetect_below) | stay | (crop_size != cfg.instance_size)
+            self.motion.observe(targets, centres - self.center[targets], sides, lost)
+        self.center[targets] = centres
         size = self.target_size[targets] * (1 - rate) + np.stack([w_b, h_b], axis=1) * per_pixel[:, None] * rate
         self.target_size[targets] = np.clip(size, self.size_limits[0, targets], self.size_limits[1, targets])
         self.x_size[targets] = context_size(self.target_size[targets], cfg.context) * cfg.instance_size / cfg.exemplar_size
         self.scores[targets] = prob_b
         self.search_side[targets] = sides
+        if online is not None:
+            learn = (prob_b >= cfg.online_min_score) & ~stay & self.presence.present[targets]
+            if learn.any():
+                which = np.flatnonzero(learn)
+                sigmas = cfg.online_sigma * np.sqrt(self.target_size[targets[which]].prod(axis=1)) / per_pixel[which]
+                self.online.learn(features[which], targets[which], grid.offsets,
+                                  torch.as_tensor(move[which], dtype=torch.float32, device=prob.device),
+                                  torch.as_tensor(sigmas, dtype=torch.float32, device=prob.device), prob[which])
         return prob
+
+    def _veto(self, chosen: torch.Tensor, objective: torch.Tensor, online: torch.Tensor, distance: torch.Tensor,
+              current: torch.Tensor, grid: BoxGrid) -> tuple[torch.Tensor, np.ndarray]:
+        """Refuse jumps the online model does not back: a chosen cell more than ``jump_distance`` target
+        sizes from the expected centre whose online response is under ``online_veto``. In the normal crop
+        the best cell within that distance is taken instead; in a re-detection crop (or when no cell is
+        that near) the target stays where it was expected. Returns the cells and which targets stay."""
+        cfg = self.cfg
+        rows = torch.arange(len(chosen), device=chosen.device)
+        radius = torch.clamp(cfg.jump_distance * torch.sqrt(current[:, 0] * current[:, 1]), min=grid.step)
+        far = (distance > radius).flatten(1)
+        vetoed = far[rows, chosen] & (online.flatten(1)[rows, chosen] < cfg.online_veto)
+        wide = grid.crop_size != cfg.instance_size
+        has_near = (~far).any(1)
+        near_best = objective.masked_fill(far, -torch.inf).argmax(1)
+        replace = vetoed & has_near & (not wide)
+        stay = (vetoed & ~replace).cpu().numpy()
+        return torch.where(replace, near_best, chosen), stay
 
     def score_tiles(self, frame: np.ndarray, target: int, centres: np.ndarray, sides: np.ndarray,
                     crop_size: int) -> tuple[float, np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ class SiamFCTracker(SiameseTracker):
         size = self.grids[int(self.crop_sizes[target])].upscale_size
         return self.response_stride, -(size - 1) / 2 * self.response_stride
 
-    def _start(self, num_targets: int) -> None:
+    def _start(self, frame: np.ndarray, num_targets: int) -> None:
         self.best_scale = np.full(num_targets, len(self.scale_factors) // 2)
 
     def _search(self, frame: np.ndarray, targets: np.ndarray, crop_size: int) -> torch.Tensor:

@@ -138,11 +138,11 @@ class SiameseTracker(Tracker):
         self.crop_sizes = np.full(num_targets, self.cfg.instance_size)
         self._responses, self._response_cache = [], None
         self.presence = Presence(self.target_size)
-        self._start(num_targets)
+        self._start(frame, num_targets)
         self._started = True
 
-    def _start(self, num_targets: int) -> None:
-        """Per-target state of a loop, set when tracking starts."""
+    def _start(self, frame: np.ndarray, num_targets: int) -> None:
+        """Per-target state of a loop, set when tracking starts on ``frame``."""
 
     def _kernels(self, targets: np.ndarray) -> Any:
         """The exemplar kernels of ``targets`` (all of them without copying when every target is searched)."""
