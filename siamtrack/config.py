@@ -175,8 +175,9 @@ class TrackerConfig(Section):
     template_min_score: float = 0.8
     # Online target model (box loop, tracking/target_model.py): a ridge-regression filter over the search
     # features, fitted on the first frame (and shifted copies of it) and on confident frames, this video's
-    # distractors as weighted negatives; its response is blended into the cell choice with weight
-    # online_weight (0: off). A move of more than jump_distance target sizes from the expected centre is
+    # distractors as weighted negatives. The Siamese probability is multiplied by
+    # (1 - online_weight + online_weight x the online response) before the cell choice (0: off): the
+    # online model can lower a look-alike's peak, never raise the background. A move of more than jump_distance target sizes from the expected centre is
     # vetoed when the online response there is under online_veto (re-detection crops then stay put).
     online_weight: float = 0.0
     online_dims: int = 16  # PCA channels of the features the filter sees

@@ -385,7 +385,8 @@ def build_modes(names: Sequence[str], default: tuple[SiameseNet, Config, bool],
                 fast: tuple[SiameseNet, Config, bool], clip: Clip, workdir: str | Path,
                 box: tuple[SiameseNet, Config, bool] | None = None) -> list[Mode]:
     """The modes to time: reference, default and onnx share the default network; the fast ones have
-    their own; ``box`` (ONNX Runtime) and ``box-torch`` the EfficientNet box model; ``nano`` and
+    their own; ``box`` (ONNX Runtime) and ``box-torch`` the EfficientNet box model, ``box-siamese`` the
+    same without the online target model and motion prior (what they cost); ``nano`` and
     ``vit`` are OpenCV's NanoTrack v2 and VitTrack on the same frames (models in ../shared/peers).
 
     Each of ``default``, ``fast`` and ``box`` is ``(net, config, trained)``. ``fast-int8`` quantises the fast
@@ -426,6 +427,8 @@ def build_modes(names: Sequence[str], default: tuple[SiameseNet, Config, bool],
              "fast-torch": lambda: mode("fast-torch", fast, backend="torch"),
              "fast-int8": int8,
              "box": lambda: box_mode("box", backend="onnx", onnx_dir=""),
+             "box-siamese": lambda: box_mode("box-siamese", backend="onnx", onnx_dir="", online_weight=0.0,
+                                             motion_rate=0.0),
              "box-torch": lambda: box_mode("box-torch", backend="torch"),
              "nano": lambda: peer("Nano"),
              "vit": lambda: peer("Vit")}

@@ -6,6 +6,10 @@
 ``translation_equivariance.png``: a search image and a copy shifted by 8k pixels, their 17x17 score
 maps from this network, and how far the peak moved. Uses the trained weights when they exist,
 else an untrained AlexNet (seed 0); the figure's title says which.
+
+``online_target_model.png``: the demo clip's look-alike crossing, tracked by the shipped box model with
+its online target model: the search crop of one frame, the Siamese probability, the online model's
+response and the two combined as the loop combines them before it picks a cell.
 """
 from __future__ import annotations
 
@@ -90,6 +94,49 @@ def equivariance_figure(net: torch.nn.Module, description: str, path: Path) -> N
     plt.close(fig)
 
 
+def online_figure(path: Path, frame_index: int = 44) -> str:
+    """Both maps of the shipped box model on the demo's look-alike frame ``frame_index``; returns a description."""
+    import dataclasses
+
+    from siamtrack.tracking.builder import build_tracker
+
+    net, cfg = load_model()
+    tracker_cfg = cfg.tracker if cfg.tracker.online_weight > 0 else dataclasses.replace(cfg.tracker, online_weight=0.5)
+    tracker = build_tracker(net, dataclasses.replace(tracker_cfg, backend="torch"), torch.device("cpu"))
+    frames, boxes = demo_sequence()
+    tracker.init(frames[0], boxes[0])
+    for frame in frames[1:frame_index]:
+        tracker.update(frame)
+    size = tracker_cfg.instance_size
+    crop = crop_square(frames[frame_index], tracker.center[0], tracker.x_size[0], size, tracker.avg_color)
+    with torch.inference_mode():
+        features = tracker.backend.embed(crop[None])
+        logits, _ = tracker.backend.score_features(tracker.kernel, features)
+        siamese = torch.sigmoid(logits[0, 0].float()).numpy()
+        online = tracker.online.response(torch.as_tensor(features), np.array([0]))[0].numpy()
+    weight = tracker_cfg.online_weight
+    combined = siamese * (1 - weight + weight * online)
+    fig, axes = plt.subplots(1, 4, figsize=(14, 4.2))
+    axes[0].imshow(crop[..., ::-1])
+    axes[0].set_title(f"search crop, frame {frame_index}\n(target and look-alike crossing)", fontsize=10)
+    for ax, values, title in zip(axes[1:], (siamese, online, combined),
+                                 ("Siamese probability\n(similar to the exemplar)",
+                                  "online model's response\n(this video: target vs the rest)",
+                                  f"combined: Siamese x (1 - {weight:g} + {weight:g} x online)")):
+        ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
+        peak = np.unravel_index(values.argmax(), values.shape)
+        ax.plot(peak[1], peak[0], "r+", markersize=16, markeredgewidth=2)
+        ax.set_title(title, fontsize=10)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return f"shipped box model, online_weight {weight:g}, demo frame {frame_index}"
+
+
 @reports_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     net, description = network(args.weights)
     equivariance_figure(net, description, FIGURES / "translation_equivariance.png")
     print(f"wrote {FIGURES / 'translation_equivariance.png'} ({description})")
+    print(f"wrote {FIGURES / 'online_target_model.png'} ({online_figure(FIGURES / 'online_target_model.png')})")
     return 0
 
 

@@ -21,7 +21,8 @@ import tempfile
 from pathlib import Path
 
 HELP = "time the tracker on a real clip (reference, SiamFC modes, the box model, NanoTrack/VitTrack)"
-MODES = ("reference", "default", "onnx", "fast", "fast-torch", "fast-int8", "box", "box-torch", "nano", "vit")
+MODES = ("reference", "default", "onnx", "fast", "fast-torch", "fast-int8", "box", "box-siamese", "box-torch", "nano",
+         "vit")
 CPU_MODES = ["reference", "default", "onnx", "fast", "fast-torch", "fast-int8", "box", "box-torch", "nano"]
 GPU_MODES = ["reference", "default", "fast-torch", "box-torch"]
 DEMO_DIR = Path("../shared/data/demo")
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"what to time (default on CPU: {' '.join(CPU_MODES)}; on CUDA: {' '.join(GPU_MODES)}); "
                              "fast = configs/siamfc_fast.yaml (ONNX Runtime), fast-torch = the same on PyTorch, "
                              "fast-int8 = with an int8 backbone calibrated on the clip, box = the EfficientNet box "
-                             "model (ONNX Runtime), box-torch = the same on PyTorch, nano / vit = OpenCV's "
+                             "model (ONNX Runtime), box-siamese = the same without online model and motion, "
+                             "box-torch = the box model on PyTorch, nano / vit = OpenCV's "
                              "NanoTrack v2 / VitTrack")
     parser.add_argument("--reference-targets", type=int, default=1,
                         help="time the reference up to this many targets; above, N x its 1-target time")

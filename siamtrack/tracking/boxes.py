@@ -8,6 +8,11 @@ cell's penalised probability. A model with a quality branch also weighs each cel
 predicts for its own box (SiamFC++), so that of the target-like cells the best-fitting box is read
 off. ``score`` is the probability at the chosen cell: low when the target is lost or occluded,
 which widens the next frame's search (``redetect_below``).
+
+Two optional parts (off unless the config sets them): the online target model
+(:mod:`~siamtrack.tracking.target_model`) scales the probability by how much this video's own filter
+backs each cell, and vetoes far jumps it does not back; the motion prior
+(:mod:`~siamtrack.tracking.motion`) centres the crop and the window where the target is expected.
 """
 from __future__ import annotations
 
@@ -130,7 +135,7 @@ class BoxTracker(SiameseTracker):
         if self.online is not None:
             features = torch.as_tensor(features, device=prob.device)
             online = self.online.response(features, targets)
-            evidence = (1 - cfg.online_weight) * prob + cfg.online_weight * online
+            evidence = prob * (1 - cfg.online_weight + cfg.online_weight * online)
         objective = (penalty * evidence * fit * (1 - cfg.window_influence) + grid.window * cfg.window_influence).flatten(1)
         chosen = objective.argmax(1)
         stay = np.zeros(len(targets), dtype=bool)
@@ -185,13 +190,22 @@ class BoxTracker(SiameseTracker):
         """The best peak of ``target``'s kernel over ``crop_size`` px search crops of ``frame`` cut
         ``sides`` frame pixels wide around ``centres`` ``(T, 2)``, all scored in one batched pass:
         ``(score, centre, size)``, in frame pixels. No window and no size penalty, since the target
-        may be anywhere at either size: long-term mode's whole-frame search (:mod:`tracking.redetect`)."""
-        grid = self.grids[crop_size]
+        may be anywhere at either size: long-term mode's whole-frame search (:mod:`tracking.redetect`).
+        With the online target model, its response weighs the peaks as in :meth:`_search`, and a peak
+        it does not back (under ``online_veto``) scores 0: a look-alike elsewhere is not taken."""
+        grid, cfg = self.grids[crop_size], self.cfg
         crops = np.stack([crop_square(frame, c, side, crop_size, self.avg_color) for c, side in zip(centres, sides)])
-        logits, ltrb = self.backend.score(self._kernels(np.array([target])), crops)
+        features = self.backend.embed(crops)
+        logits, ltrb = self.backend.score_features(self._kernels(np.array([target])), features)
         prob = torch.sigmoid(logits[:, 0].float())
         fit = torch.sigmoid(logits[:, 1].float()) if logits.shape[1] > 1 else 1.0
-        tile, row, col = np.unravel_index(int((prob * fit).argmax()), prob.shape)
+        evidence, online = prob, None
+        if self.online is not None:
+            online = self.online.response(torch.as_tensor(features, device=prob.device), np.full(len(crops), target))
+            evidence = prob * (1 - cfg.online_weight + cfg.online_weight * online)
+        tile, row, col = np.unravel_index(int((evidence * fit).argmax()), prob.shape)
+        if online is not None and float(online[tile, row, col]) < cfg.online_veto:
+            return 0.0, centres[tile], self.target_size[target].copy()
         left, top, right, bottom = ltrb[tile, :, row, col].double().cpu().numpy()
         per_pixel = sides[tile] / crop_size
         offset = np.array([float(grid.offsets[col]) + (right - left) / 2, float(grid.offsets[row]) + (bottom - top) / 2])
