@@ -263,7 +263,7 @@ def test_several_roots_are_benchmarked_as_one_set_and_names_must_differ(tmp_path
 
 def test_got10k_mini_val_and_the_extra_val_sequences_make_18(shared_data):
     from siamtrack.evaluation.datasets import open_experiment
-    extra = Path("/work/data/extra")
+    extra = Path("~/data/extra").expanduser()  # where the README stages them
     if not (extra / "val" / "list.txt").is_file():
         pytest.skip("the staged extra sequences are not on this machine")
     experiment = open_experiment("got10k", [shared_data / "got10k-mini", extra])
