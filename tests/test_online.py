@@ -116,3 +116,4 @@ def test_online_model_holds_the_demo_target_through_the_look_alike_crossing() ->
     tracker.init(frames[0], truth[0])
     boxes = np.stack([truth[0]] + [tracker.update(frame) for frame in frames[1:]])
     assert iou(boxes[1:], truth[1:]).mean() >= 0.75
+

@@ -71,3 +71,13 @@ def test_several_targets_are_tracked_in_one_pass_like_one_by_one(pixel_tracker, 
     alone = np.array([pixel_tracker.update(frame) for frame in frames[1:6]])
     assert together.shape == (5, 2, 4)
     np.testing.assert_allclose(together[:, 0], alone, atol=1e-6)
+
+
+def test_api_keeps_the_value_scale_of_the_first_16_bit_frame(pixel_tracker) -> None:
+    """A 12-bit video with one hot pixel in a later frame: that frame is not darkened 16x (issue 27, item 16)."""
+    frame = np.full((64, 64, 3), 2048, np.uint16)  # 12-bit data: mid-grey
+    pixel_tracker.init(frame, (20, 20, 16, 16))
+    hot = frame.copy()
+    hot[0, 0] = 65535
+    assert pixel_tracker.frame_format.convert(hot)[10, 10, 0] == pixel_tracker.frame_format.convert(frame)[10, 10, 0]
+    pixel_tracker.update(hot)  # accepted, on the first frame's scale

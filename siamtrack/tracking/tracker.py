@@ -17,7 +17,7 @@ import torch
 from got10k.trackers import Tracker
 
 from siamtrack.config import TrackerConfig
-from siamtrack.data.images import to_bgr
+from siamtrack.data.images import FrameFormat, to_bgr
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.siamese import SiameseNet
 from siamtrack.tracking.backends import build_backend
@@ -112,7 +112,10 @@ class SiameseTracker(Tracker):
     def init(self, image: Any, box: Box | Sequence[Box]) -> None:
         """Start tracking ``box`` (or a list of boxes) on ``image`` (BGR ndarray, PIL image, HxWx3 tensor)."""
         self._started = False
-        frame = to_bgr(image)
+        # 16-bit and float frames keep the value scale of the first frame of their dtype (a hot pixel
+        # or a dark frame later does not rescale the video).
+        self.frame_format = FrameFormat("the tracked video")
+        frame = to_bgr(image, self.frame_format)
         boxes = np.asarray(box, dtype=object)
         self._single = boxes.ndim == 1 or (boxes.ndim == 0)
         box_list = [box] if self._single else list(box)
@@ -165,7 +168,7 @@ class SiameseTracker(Tracker):
         """Locate the target(s) in the next frame: ``(x, y, w, h)`` or an ``(N, 4)`` array."""
         if not self._started:
             raise SiamtrackError("update() was called before init(): start with tracker.init(first_frame, box)")
-        frame = to_bgr(image)
+        frame = to_bgr(image, self.frame_format)
         width, height = int(self.image_size[0]), int(self.image_size[1])
         if frame.shape[:2] != (height, width):
             raise SiamtrackError(f"update(): the frame is {frame.shape[1]}x{frame.shape[0]}, but tracking started on "
