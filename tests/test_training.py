@@ -267,3 +267,12 @@ def test_train_command_takes_several_data_roots_weighted_and_validates_on_their_
     assert train_cli("--config", str(tiny_config), "--out", str(tmp_path / "nothing")) == 2  # no --data, no data.roots
     with pytest.raises(SiamtrackError, match="root_weights"):
         config_from_dict({**TINY, "data": {**TINY["data"], "roots": [str(tiny_root)], "root_weights": [1, 2]}})
+
+
+def test_a_second_run_into_the_same_out_folder_is_refused_while_the_first_holds_it(tiny_root, tmp_path) -> None:
+    """Two runs into one --out would interleave their checkpoints and metrics (epochs 1, 1, 2, 2)."""
+    first = Trainer(config_from_dict(TINY), tiny_root, tmp_path, device="cpu", progress=False)
+    with pytest.raises(SiamtrackError, match="being written by another training run"):
+        Trainer(config_from_dict(TINY), tiny_root, tmp_path, device="cpu", progress=False)
+    first.run()  # releases --out at its end: the same folder can be resumed
+    assert Trainer(config_from_dict(TINY), tiny_root, tmp_path, resume=True, device="cpu", progress=False).epoch == 2

@@ -17,6 +17,7 @@ one :class:`SiamtrackError`, and the workers are stopped before it propagates.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import logging
 import math
@@ -123,6 +124,27 @@ class TrainResult:
     out_dir: Path | None = None
 
 
+LOCK_FILE = ".lock"
+
+
+def lock_out_dir(out_dir: Path) -> Any:
+    """Hold ``out_dir/.lock`` (``flock``) for this run: a second run into the same folder is refused
+    instead of interleaving its checkpoints and metrics with this one's. Released when the returned
+    file is closed (at the end of :meth:`Trainer.run`, or when the process ends)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(out_dir / LOCK_FILE, "a+")
+    except OSError as exc:
+        raise SiamtrackError(f"cannot write to --out {out_dir}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise SiamtrackError(f"--out {out_dir} is being written by another training run: wait for it to end, "
+                             "or choose another --out") from None
+    return handle
+
+
 class Trainer:
     """One training run (one rank of it under torchrun).
 
@@ -153,67 +175,75 @@ class Trainer:
         self.workers = cfg.train.workers if workers is None else workers
         self.progress = progress
         self._check_config()
-        device = resolve_device(device)
-        self.rank, self.world = distributed.setup(device)
-        self.device = distributed.local_device(device)
-        self.cuda = self.device.type == "cuda"
-        if not self.cuda:
-            torch.set_flush_denormal(True)  # denormal floats are many times slower on x86 CPUs (see tracking.backends)
-        self.channels_last = self.cuda and cfg.train.channels_last
+        # Rank 0 holds --out for the whole run (a --resume into a folder that is not there fails below instead).
+        main_rank = int(os.environ.get("RANK", "0")) == 0
+        self._lock = lock_out_dir(self.out_dir) if main_rank and (not resume or self.out_dir.is_dir()) else None
+        try:
+            device = resolve_device(device)
+            self.rank, self.world = distributed.setup(device)
+            self.device = distributed.local_device(device)
+            self.cuda = self.device.type == "cuda"
+            if not self.cuda:
+                torch.set_flush_denormal(True)  # denormal floats are many times slower on x86 CPUs (see tracking.backends)
+            self.channels_last = self.cuda and cfg.train.channels_last
 
-        torch.manual_seed(cfg.train.seed)
-        self.net = build_model(cfg.model)
-        if hasattr(self.net.backbone, "load_pretrained"):
-            self.net.backbone.load_pretrained()
-        else:
-            init_weights(self.net.backbone)
-        if cfg.train.init_weights:
-            self._load_initial_weights(resources.resolve(cfg.train.init_weights))
-        check_backbone_trains(self.net, cfg.train)
-        self.net.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
-        self.model: nn.Module = self.net
-        self._trainable: tuple[int, ...] | None = None
-        self.frozen = frozen_modules(self.net, cfg.train)
-        self.criterion = build_loss(cfg, self.net).to(self.device)
-        groups = parameter_groups(self.net, cfg.train)
-        if cfg.train.optimizer == "adamw":
-            self.optimizer = torch.optim.AdamW(groups, lr=cfg.train.lr_initial, weight_decay=cfg.train.weight_decay)
-        else:
-            self.optimizer = torch.optim.SGD(groups, lr=cfg.train.lr_initial, momentum=cfg.train.momentum,
-                                             weight_decay=cfg.train.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg.train))
+            torch.manual_seed(cfg.train.seed)
+            self.net = build_model(cfg.model)
+            if hasattr(self.net.backbone, "load_pretrained"):
+                self.net.backbone.load_pretrained()
+            else:
+                init_weights(self.net.backbone)
+            if cfg.train.init_weights:
+                self._load_initial_weights(resources.resolve(cfg.train.init_weights))
+            check_backbone_trains(self.net, cfg.train)
+            self.net.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+            self.model: nn.Module = self.net
+            self._trainable: tuple[int, ...] | None = None
+            self.frozen = frozen_modules(self.net, cfg.train)
+            self.criterion = build_loss(cfg, self.net).to(self.device)
+            groups = parameter_groups(self.net, cfg.train)
+            if cfg.train.optimizer == "adamw":
+                self.optimizer = torch.optim.AdamW(groups, lr=cfg.train.lr_initial, weight_decay=cfg.train.weight_decay)
+            else:
+                self.optimizer = torch.optim.SGD(groups, lr=cfg.train.lr_initial, momentum=cfg.train.momentum,
+                                                 weight_decay=cfg.train.weight_decay)
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg.train))
 
-        self.dataset = build_pair_dataset(cfg, self.roots)
-        self.sampler = PairSampler(self.dataset, self.world, self.rank)
-        self.steps_per_epoch = self.sampler.num_samples // cfg.train.batch_size
-        if self.steps_per_epoch == 0:
-            raise SiamtrackError(f"data.pairs_per_epoch {len(self.dataset)} gives no batch of "
-                                 f"{cfg.train.batch_size} pairs on each of {self.world} process(es)")
-        # Persistent workers started by a fork server: no fork of a process whose thread pools
-        # (OpenCV, OpenMP, CUDA) are running, which can deadlock the workers.
-        self.loader = DataLoader(dataloader.ReportingDataset(self.dataset), batch_size=cfg.train.batch_size,
-                                 sampler=self.sampler, collate_fn=dataloader.collate,
-                                 num_workers=self.workers, pin_memory=self.cuda, drop_last=True,
-                                 worker_init_fn=functools.partial(dataloader.worker_init, os.getpid()),
-                                 persistent_workers=self.workers > 0,
-                                 prefetch_factor=4 if self.workers else None,
-                                 multiprocessing_context="forkserver" if self.workers else None)
-        self.val_set = self._open_validation()
+            self.dataset = build_pair_dataset(cfg, self.roots)
+            self.sampler = PairSampler(self.dataset, self.world, self.rank)
+            self.steps_per_epoch = self.sampler.num_samples // cfg.train.batch_size
+            if self.steps_per_epoch == 0:
+                raise SiamtrackError(f"data.pairs_per_epoch {len(self.dataset)} gives no batch of "
+                                     f"{cfg.train.batch_size} pairs on each of {self.world} process(es)")
+            # Persistent workers started by a fork server: no fork of a process whose thread pools
+            # (OpenCV, OpenMP, CUDA) are running, which can deadlock the workers.
+            self.loader = DataLoader(dataloader.ReportingDataset(self.dataset), batch_size=cfg.train.batch_size,
+                                     sampler=self.sampler, collate_fn=dataloader.collate,
+                                     num_workers=self.workers, pin_memory=self.cuda, drop_last=True,
+                                     worker_init_fn=functools.partial(dataloader.worker_init, os.getpid()),
+                                     persistent_workers=self.workers > 0,
+                                     prefetch_factor=4 if self.workers else None,
+                                     multiprocessing_context="forkserver" if self.workers else None)
+            self.val_set = self._open_validation()
 
-        self.epoch = 0  # complete epochs
-        self.step = 0  # steps done in the current epoch
-        self.pairs_seen = 0
-        self.best_auc = -math.inf
-        self.best_epoch = 0  # the epoch whose weights best.pth holds
-        self.loss_sum = 0.0  # this rank's summed step losses in the current epoch
-        self.wall_base = 0.0  # seconds spent by earlier sessions of this run
-        self._clock = time.perf_counter()
-        self._stop_signal: int | None = None
-        if resume:
-            self._resume(allow_config_change)
-        elif state.list_checkpoints(self.out_dir):
-            raise SiamtrackError(f"--out {self.out_dir} already holds checkpoints of a run: pass --resume "
-                                 "to continue it, or choose another --out")
+            self.epoch = 0  # complete epochs
+            self.step = 0  # steps done in the current epoch
+            self.pairs_seen = 0
+            self.best_auc = -math.inf
+            self.best_epoch = 0  # the epoch whose weights best.pth holds
+            self.loss_sum = 0.0  # this rank's summed step losses in the current epoch
+            self.wall_base = 0.0  # seconds spent by earlier sessions of this run
+            self._clock = time.perf_counter()
+            self._stop_signal: int | None = None
+            if resume:
+                self._resume(allow_config_change)
+            elif state.list_checkpoints(self.out_dir):
+                raise SiamtrackError(f"--out {self.out_dir} already holds checkpoints of a run: pass --resume "
+                                     "to continue it, or choose another --out")
+        except BaseException:
+            if self._lock is not None:
+                self._lock.close()
+            raise
 
     def _check_config(self) -> None:
         self.cfg.validate()  # again: options such as --epochs change values after loading
@@ -518,6 +548,8 @@ class Trainer:
             return self._run()
         finally:
             dataloader.shutdown(self.loader)
+            if self._lock is not None:
+                self._lock.close()  # the next run on --out (e.g. --resume) may start
 
     def _run(self) -> TrainResult:
         result = TrainResult(out_dir=self.out_dir)
