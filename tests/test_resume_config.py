@@ -57,6 +57,14 @@ def test_more_epochs_need_no_option_and_stretch_the_schedule(tiny_root, finished
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(lr_initial * (lr_final / lr_initial) ** 0.5)
 
 
+def test_a_changed_tracker_section_only_steers_validation_and_needs_no_option(tiny_root, finished_run,  # noqa: F811
+                                                                            caplog) -> None:
+    values = {**ONE_EPOCH, "tracker": {"window_influence": 0.3}}
+    with caplog.at_level(logging.WARNING):
+        trainer = Trainer(config_from_dict(values), tiny_root, finished_run, resume=True, device="cpu", progress=False)
+    assert trainer.epoch == 1 and "tracker.window_influence 0.176 -> 0.3" in caplog.text
+
+
 def test_resume_into_a_folder_without_a_run_says_so(tiny_root, tmp_path, capsys, tiny_config) -> None:  # noqa: F811
     assert train_cli("--config", str(tiny_config), "--data", str(tiny_root), "--out", str(tmp_path / "typo"),
                      "--resume", "--no-progress") == 2

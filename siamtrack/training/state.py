@@ -61,8 +61,16 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 # What a resumed run may change without --allow-config-change: how long to train (the learning-rate
 # schedule then spans the new number of epochs) and run settings that do not change what is learnt.
 # ``train.init_weights`` only matters at the start: a resumed run takes its weights from the checkpoint.
+# The tracker section only steers validation's tracking loop (new loop features add keys and defaults
+# there), not what the network learns: it may change too, logged.
 RESUME_FREE_KEYS = ("train.epochs", "train.workers", "train.keep_checkpoints", "train.checkpoint_every",
                     "train.init_weights")
+RESUME_FREE_SECTIONS = ("tracker.",)
+
+
+def resume_free(key: str) -> bool:
+    """Whether a resumed run may change config ``key`` without --allow-config-change."""
+    return key in RESUME_FREE_KEYS or key.startswith(RESUME_FREE_SECTIONS)
 
 
 def config_changes(stored: Mapping[str, Any], current: Config) -> list[tuple[str, Any, Any]]:

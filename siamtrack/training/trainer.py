@@ -335,7 +335,7 @@ class Trainer:
                               allowed: bool) -> list[tuple[str, Any, Any]]:
         """The config keys changed since ``saved`` was written; refused unless ``allowed`` or all free."""
         changes = state.config_changes(saved["config"], self.cfg)
-        fixed = [change for change in changes if change[0] not in state.RESUME_FREE_KEYS]
+        fixed = [change for change in changes if not state.resume_free(change[0])]
         if fixed and not allowed:
             raise SiamtrackError(f"--resume: the config differs from the one {path.name} was trained with: "
                                  f"{state.describe_changes(fixed)}. Resume with the same config, or pass "
