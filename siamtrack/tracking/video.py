@@ -19,7 +19,6 @@ import logging
 import os
 import signal
 import stat
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from siamtrack import signals
 from siamtrack.data.sources import FrameSource, opencv_name
 from siamtrack.errors import SiamtrackError
 from siamtrack.visualization import SearchRegions, Window, draw_response, draw_tracks
@@ -192,11 +192,6 @@ def stop_signals_unwind() -> Iterator[None]:
     once one came, the others are ignored until the block ends, so that the outputs are finished
     (a second Ctrl-C must not cut the video's index short). Only the main thread gets signals:
     elsewhere the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
-
     def handler(signum: int, _frame: Any) -> None:
         for s in STOP_SIGNALS:
             signal.signal(s, signal.SIG_IGN)
@@ -205,13 +200,8 @@ def stop_signals_unwind() -> Iterator[None]:
         else:
             raise Stopped(signum)
 
-    for s in STOP_SIGNALS:
-        signal.signal(s, handler)
-    try:
+    with signals.handling(STOP_SIGNALS, handler):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,6 @@ import logging
 import math
 import os
 import signal
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from siamtrack import distributed, resources
+from siamtrack import distributed, resources, signals
 from siamtrack.checkpoints import load_checkpoint, load_weights, remove_partial_writes, save_atomic
 from siamtrack.config import Config, TrainConfig, stored_model
 from siamtrack.data.pairs import PairSampler, build_pair_dataset, data_roots as data_roots_of
@@ -578,23 +577,12 @@ class Trainer:
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:
         """SIGINT/SIGTERM request a stop after the current step; a second one interrupts at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
         def handler(signum: int, _frame: Any) -> None:
             self.request_stop(signum)
-            for s, h in previous.items():
-                signal.signal(s, h)
+            signals.restore(previous)  # the next one interrupts at once
 
-        for s in previous:
-            signal.signal(s, handler)
-        try:
+        with signals.handling((signal.SIGINT, signal.SIGTERM), handler) as previous:
             yield
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
 
 
 def train(cfg: Config, data_roots: str | Path | Sequence[str | Path] | None, out_dir: str | Path, resume: bool = False,
