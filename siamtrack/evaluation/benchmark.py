@@ -245,8 +245,18 @@ def run_benchmark(dataset: str, root: str | Path | Seq[str | Path], tracker_spec
         trackers = build_trackers(tracker_specs, weights, config, distributed.local_device(torch_device))
         names = [t.name for t in trackers]
         reference_name = reference_tracker(trackers, tracker_specs, reference)
-        for tracker in trackers:
-            claim_tracker_folder(experiment, tracker)
+        # Rank 0 alone claims the result folders, before any rank writes into them: a rank that looked
+        # while another was writing its claim would take the half-written claim for another tracker's results.
+        problem = None
+        if distributed.is_main():
+            try:
+                for tracker in trackers:
+                    claim_tracker_folder(experiment, tracker)
+            except SiamtrackError as exc:
+                problem = str(exc)
+        problem = distributed.broadcast_object(problem)
+        if problem:
+            raise SiamtrackError(problem)
         order = list(experiment.dataset.seq_names)
         shard = list(range(len(order)))[rank::world]
         gathered = distributed.gather_objects(track_sequences(experiment, trackers, shard, distributed.is_main()))
